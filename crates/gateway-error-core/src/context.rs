@@ -1,0 +1,402 @@
+//! What rendering needs to know about the request and the deployment.
+
+use std::borrow::Cow;
+
+use http::header::ACCEPT;
+use http::{HeaderMap, HeaderName, Method};
+
+use crate::negotiate::Format;
+use crate::text::{self, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};
+
+/// The request id header adapters read and echo.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Deployment-wide choices for rendering, set once on a layer, middleware or
+/// recover filter.
+///
+/// The default is what an origin server should send: no `Proxy-Status`
+/// (RFC 9209 forbids origin servers to send it), upstream names hidden, and
+/// `about:blank` problem types.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::Policy;
+///
+/// let policy = Policy::new()
+///     .with_proxy_name("edge-gateway")
+///     .with_upstream_names(true)
+///     .with_problem_type_base("https://errors.example.com/");
+/// assert_eq!(policy.proxy_name(), Some("edge-gateway"));
+/// assert!(policy.shows_upstream_names());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    proxy_name: Option<Cow<'static, str>>,
+    upstream_names: bool,
+    problem_type_base: Option<Cow<'static, str>>,
+}
+
+impl Policy {
+    /// The default policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert_eq!(Policy::new(), Policy::default());
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            proxy_name: None,
+            upstream_names: false,
+            problem_type_base: None,
+        }
+    }
+
+    /// Names this gateway, which turns on the `Proxy-Status` field
+    /// (RFC 9209): use a service name, not a product name. Non-printable
+    /// and non-ASCII characters are replaced with `?`; empty names are
+    /// ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert_eq!(Policy::new().with_proxy_name("bff").proxy_name(), Some("bff"));
+    /// ```
+    #[must_use]
+    pub fn with_proxy_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        let name = text::clean(name.into(), MAX_NAME_LEN);
+        let name = match text::printable_ascii(&name) {
+            Cow::Borrowed(_) => name,
+            Cow::Owned(ascii) => Cow::Owned(ascii),
+        };
+        self.proxy_name = (!name.trim().is_empty()).then_some(name);
+        self
+    }
+
+    /// Whether clients may see upstream names (in bodies and as
+    /// `Proxy-Status` `next-hop`). Off by default: service names are
+    /// internal topology.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert!(!Policy::new().shows_upstream_names());
+    /// assert!(Policy::new().with_upstream_names(true).shows_upstream_names());
+    /// ```
+    #[must_use]
+    pub fn with_upstream_names(mut self, show: bool) -> Self {
+        self.upstream_names = show;
+        self
+    }
+
+    /// The base URI for problem types: an error with a kind gets the
+    /// `type` base + kind token (`https://errors.example.com/connection_refused`);
+    /// without one, or without a base, `type` is `about:blank`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// let policy = Policy::new().with_problem_type_base("https://errors.example.com/");
+    /// assert_eq!(policy.problem_type_base(), Some("https://errors.example.com/"));
+    /// ```
+    #[must_use]
+    pub fn with_problem_type_base(mut self, base: impl Into<Cow<'static, str>>) -> Self {
+        let base = text::clean(base.into(), 512);
+        self.problem_type_base = (!base.is_empty()).then_some(base);
+        self
+    }
+
+    /// This gateway's name for `Proxy-Status`, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert_eq!(Policy::new().proxy_name(), None);
+    /// ```
+    #[must_use]
+    pub fn proxy_name(&self) -> Option<&str> {
+        self.proxy_name.as_deref()
+    }
+
+    /// Whether clients may see upstream names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert!(!Policy::default().shows_upstream_names());
+    /// ```
+    #[must_use]
+    pub fn shows_upstream_names(&self) -> bool {
+        self.upstream_names
+    }
+
+    /// The base URI for problem types, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert_eq!(Policy::new().problem_type_base(), None);
+    /// ```
+    #[must_use]
+    pub fn problem_type_base(&self) -> Option<&str> {
+        self.problem_type_base.as_deref()
+    }
+}
+
+static DEFAULT_POLICY: Policy = Policy::new();
+
+/// What the renderer knows of the request: the negotiated format, the
+/// method, the request id, and the [`Policy`].
+///
+/// The default renders JSON with the default policy, for an unknown method.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{Format, Policy, RenderContext};
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("accept", HeaderValue::from_static("text/html"));
+/// headers.insert("x-request-id", HeaderValue::from_static("req-7"));
+/// let policy = Policy::new().with_proxy_name("bff");
+/// let ctx = RenderContext::from_request(&Method::GET, &headers).with_policy(&policy);
+/// assert_eq!(ctx.format(), Format::Html);
+/// assert_eq!(ctx.request_id(), Some("req-7"));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RenderContext<'a> {
+    format: Format,
+    method: Option<&'a Method>,
+    request_id: Option<&'a str>,
+    policy: &'a Policy,
+}
+
+impl Default for RenderContext<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> RenderContext<'a> {
+    /// JSON, unknown method, no request id, the default policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    ///
+    /// assert_eq!(RenderContext::new().format(), Format::Json);
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            format: Format::Json,
+            method: None,
+            request_id: None,
+            policy: &DEFAULT_POLICY,
+        }
+    }
+
+    /// The context of a request: its method, its `Accept` fields and its
+    /// `x-request-id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    /// use http::{HeaderMap, Method};
+    ///
+    /// let headers = HeaderMap::new();
+    /// let ctx = RenderContext::from_request(&Method::HEAD, &headers);
+    /// assert_eq!(ctx.format(), Format::Json);
+    /// assert_eq!(ctx.method(), Some(&Method::HEAD));
+    /// ```
+    #[must_use]
+    pub fn from_request(method: &'a Method, headers: &'a HeaderMap) -> Self {
+        let mut ctx = Self::new().with_method(method).with_accept(headers);
+        if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+            ctx = ctx.with_request_id(id);
+        }
+        ctx
+    }
+
+    /// Negotiates the format from every `Accept` field in `headers`
+    /// (RFC 9110 section 12.5.1); none acceptable means JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    /// use http::{HeaderMap, HeaderValue};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.append("accept", HeaderValue::from_static("text/plain;q=0.5"));
+    /// headers.append("accept", HeaderValue::from_static("application/problem+json"));
+    /// let ctx = RenderContext::new().with_accept(&headers);
+    /// assert_eq!(ctx.format(), Format::ProblemJson);
+    /// ```
+    #[must_use]
+    pub fn with_accept(mut self, headers: &HeaderMap) -> Self {
+        let mut fields = headers.get_all(ACCEPT).iter();
+        self.format = match (fields.next(), fields.next()) {
+            (None, _) => Format::Json,
+            (Some(one), None) => Format::negotiate_bytes(one.as_bytes()),
+            (Some(_), Some(_)) => {
+                let joined = headers
+                    .get_all(ACCEPT)
+                    .iter()
+                    .fold(Vec::new(), |mut all, v| {
+                        if !all.is_empty() {
+                            all.push(b',');
+                        }
+                        all.extend_from_slice(v.as_bytes());
+                        all
+                    });
+                Format::negotiate_bytes(&joined)
+            }
+        };
+        self
+    }
+
+    /// Sets the format directly, skipping negotiation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    ///
+    /// assert_eq!(RenderContext::new().with_format(Format::Text).format(), Format::Text);
+    /// ```
+    #[must_use]
+    pub const fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sets the request's method: HEAD gets no body, and the method decides
+    /// whether a retry is safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::RenderContext;
+    /// use http::Method;
+    ///
+    /// assert_eq!(RenderContext::new().with_method(&Method::POST).method(), Some(&Method::POST));
+    /// ```
+    #[must_use]
+    pub const fn with_method(mut self, method: &'a Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Sets the request id shown to the client when the error has none.
+    /// Ids that are empty, longer than 128 bytes or not visible ASCII are
+    /// ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::RenderContext;
+    ///
+    /// assert_eq!(RenderContext::new().with_request_id("abc").request_id(), Some("abc"));
+    /// assert_eq!(RenderContext::new().with_request_id("a b").request_id(), None);
+    /// ```
+    #[must_use]
+    pub fn with_request_id(mut self, id: &'a str) -> Self {
+        let valid = !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID_LEN
+            && id.bytes().all(|b| b.is_ascii_graphic());
+        self.request_id = valid.then_some(id);
+        self
+    }
+
+    /// Sets the policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Policy, RenderContext};
+    ///
+    /// let policy = Policy::new().with_proxy_name("bff");
+    /// assert_eq!(RenderContext::new().with_policy(&policy).policy().proxy_name(), Some("bff"));
+    /// ```
+    #[must_use]
+    pub const fn with_policy(mut self, policy: &'a Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The negotiated format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    ///
+    /// assert_eq!(RenderContext::default().format(), Format::Json);
+    /// ```
+    #[must_use]
+    pub const fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The request's method, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::RenderContext;
+    ///
+    /// assert_eq!(RenderContext::new().method(), None);
+    /// ```
+    #[must_use]
+    pub const fn method(&self) -> Option<&'a Method> {
+        self.method
+    }
+
+    /// The request id, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::RenderContext;
+    ///
+    /// assert_eq!(RenderContext::new().request_id(), None);
+    /// ```
+    #[must_use]
+    pub const fn request_id(&self) -> Option<&'a str> {
+        self.request_id
+    }
+
+    /// The policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Policy, RenderContext};
+    ///
+    /// assert_eq!(RenderContext::new().policy(), &Policy::new());
+    /// ```
+    #[must_use]
+    pub const fn policy(&self) -> &'a Policy {
+        self.policy
+    }
+}

@@ -1,0 +1,974 @@
+//! The four gateway error types and the [`GatewayError`] enum.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::registry::{Phase, ProxyError};
+use crate::retry_after::RetryAfter;
+use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN, Text};
+
+/// A source error, shared so that errors stay `Clone`.
+type Source = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// The cold fields every error type shares, boxed so the values stay small.
+#[derive(Clone, Default)]
+pub(crate) struct Inner {
+    pub(crate) upstream: Option<Text>,
+    pub(crate) details: Option<Text>,
+    pub(crate) kind: Option<ProxyError>,
+    pub(crate) retry_after: Option<RetryAfter>,
+    pub(crate) next_hop: Option<Text>,
+    pub(crate) received_status: Option<StatusCode>,
+    pub(crate) request_id: Option<Text>,
+    pub(crate) upstream_proxy_status: Option<HeaderValue>,
+    pub(crate) source: Option<Source>,
+}
+
+impl Inner {
+    /// Whether a client may safely send the request again, when that is known
+    /// without the method or from it.
+    ///
+    /// A request that never reached the upstream may be retried whatever its
+    /// method; one that may have been processed only when the method is
+    /// idempotent (RFC 9110 section 9.2.2). A 500 is the gateway's own fault
+    /// and is not worth retrying unless the caller gave a retry hint.
+    pub(crate) fn retryable(&self, status: StatusCode, method: Option<&Method>) -> Option<bool> {
+        if status == StatusCode::INTERNAL_SERVER_ERROR && self.retry_after.is_none() {
+            return Some(false);
+        }
+        match self.kind.map(ProxyError::phase) {
+            Some(Phase::NotSent) => Some(true),
+            _ => method.map(Method::is_idempotent),
+        }
+    }
+
+    fn fmt_display(&self, f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
+        f.write_str(message)?;
+        match (&self.upstream, self.kind) {
+            (Some(upstream), Some(kind)) => write!(f, " (upstream {upstream}: {kind})"),
+            (Some(upstream), None) => write!(f, " (upstream {upstream})"),
+            (None, Some(kind)) => write!(f, " ({kind})"),
+            (None, None) => Ok(()),
+        }
+    }
+
+    fn fmt_debug(&self, f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+        let mut d = f.debug_struct(name);
+        macro_rules! field {
+            ($($field:ident),*) => {$(
+                if let Some(value) = &self.$field {
+                    d.field(stringify!($field), value);
+                }
+            )*};
+        }
+        field!(
+            upstream,
+            details,
+            kind,
+            retry_after,
+            next_hop,
+            received_status,
+            request_id
+        );
+        field!(upstream_proxy_status, source);
+        d.finish()
+    }
+}
+
+macro_rules! error_type {
+    ($(#[$doc:meta])* $name:ident, $status:ident, $message:literal, $kind:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Default)]
+        pub struct $name(pub(crate) Box<Inner>);
+
+        impl $name {
+            /// This type's status code.
+            pub const STATUS: StatusCode = StatusCode::$status;
+
+            #[doc = concat!("A `", stringify!($name), "` with nothing known about the failure yet.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new();")]
+            /// assert_eq!(err.upstream_name(), None);
+            /// ```
+            #[must_use]
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            #[doc = concat!("A `", stringify!($name), "` for a failure of the named upstream.")]
+            ///
+            /// The name is shown to clients only when the [`Policy`](crate::Policy)
+            /// says so. Control characters are replaced and the name is cut to
+            #[doc = concat!("[`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("fn call() -> Result<(), ", stringify!($name), "> {")]
+            #[doc = concat!("    Err(", stringify!($name), "::upstream(\"product-service\"))")]
+            /// }
+            /// assert_eq!(call().unwrap_err().upstream_name(), Some("product-service"));
+            /// ```
+            #[must_use]
+            pub fn upstream(name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+                Self::new().with_upstream(name)
+            }
+
+            /// Sets the upstream's name (see [`upstream`](Self::upstream)).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_upstream(String::from(\"inventory\"));")]
+            /// assert_eq!(err.upstream_name(), Some("inventory"));
+            /// ```
+            #[must_use]
+            pub fn with_upstream(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+                self.0.upstream = Some(text::clean(name.into(), MAX_NAME_LEN));
+                self
+            }
+
+            /// Sets the client-facing details sentence, replacing the canonical one.
+            ///
+            /// This text reaches clients in every format: put nothing in it that
+            /// they must not see. Control characters become spaces and the text
+            #[doc = concat!("is cut to [`MAX_DETAILS_LEN`](crate::MAX_DETAILS_LEN) bytes.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"search\").with_details(\"Search is being reindexed.\");")]
+            /// assert_eq!(err.details(), Some("Search is being reindexed."));
+            /// ```
+            #[must_use]
+            pub fn with_details(mut self, details: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+                self.0.details = Some(text::clean(details.into(), MAX_DETAILS_LEN));
+                self
+            }
+
+            /// Sets the RFC 9209 error type, which also decides the failure's [`Phase`].
+            ///
+            /// The status stays this type's; use
+            /// [`GatewayError::from_kind`] for the kind's recommended status.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", ProxyError};")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"db\").with_kind(ProxyError::", stringify!($kind), ");")]
+            #[doc = concat!("assert_eq!(err.kind(), Some(ProxyError::", stringify!($kind), "));")]
+            /// ```
+            #[must_use]
+            pub fn with_kind(mut self, kind: ProxyError) -> Self {
+                self.0.kind = Some(kind);
+                self
+            }
+
+            /// Sets the retry hint, sent as `Retry-After` and in the body.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", RetryAfter};")]
+            /// use std::time::Duration;
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(Duration::from_secs(30));")]
+            /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(30)));
+            /// ```
+            #[must_use]
+            pub fn with_retry_after(mut self, retry_after: impl Into<RetryAfter>) -> Self {
+                self.0.retry_after = Some(retry_after.into());
+                self
+            }
+
+            /// Keeps `source` as the cause, for [`Error::source`](std::error::Error::source)
+            /// and logs. No byte of it reaches a client.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            /// use std::error::Error;
+            ///
+            /// let io = std::io::Error::other("password=hunter2");
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"auth\").with_source(io);")]
+            /// assert!(err.source().is_some());
+            /// assert!(!err.to_string().contains("hunter2"));
+            /// ```
+            #[must_use]
+            pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+                self.0.source = Some(Arc::new(source));
+                self
+            }
+
+            /// Keeps an already shared cause (see [`with_source`](Self::with_source)).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            /// use std::sync::Arc;
+            ///
+            /// let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(std::fmt::Error);
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_shared_source(cause);")]
+            /// assert!(std::error::Error::source(&err).is_some());
+            /// ```
+            #[must_use]
+            pub fn with_shared_source(mut self, source: Arc<dyn StdError + Send + Sync + 'static>) -> Self {
+                self.0.source = Some(source);
+                self
+            }
+
+            /// Sets the next hop (host, address or service) for `Proxy-Status`'s
+            /// `next-hop`; sent only when the policy shows upstream names.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_next_hop(\"10.0.0.7:8080\");")]
+            /// assert_eq!(err.next_hop(), Some("10.0.0.7:8080"));
+            /// ```
+            #[must_use]
+            pub fn with_next_hop(mut self, next_hop: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+                self.0.next_hop = Some(text::clean(next_hop.into(), MAX_NAME_LEN));
+                self
+            }
+
+            /// Sets the status the upstream answered with, for `Proxy-Status`'s
+            /// `received-status`.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            /// use http::StatusCode;
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_received_status(StatusCode::SERVICE_UNAVAILABLE);")]
+            /// assert_eq!(err.received_status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+            /// ```
+            #[must_use]
+            pub fn with_received_status(mut self, status: StatusCode) -> Self {
+                self.0.received_status = Some(status);
+                self
+            }
+
+            /// Sets the request id shown to the client (it wins over the one the
+            /// render context carries). Visible ASCII only; other bytes become `_`.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_request_id(\"req-42\");")]
+            /// assert_eq!(err.request_id(), Some("req-42"));
+            /// ```
+            #[must_use]
+            pub fn with_request_id(mut self, request_id: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+                self.0.request_id = text::clean_request_id(request_id.into());
+                self
+            }
+
+            /// Keeps the `Proxy-Status` field the upstream's response carried, so
+            /// that this gateway's member is appended to it (RFC 9209 section 2).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            /// use http::HeaderValue;
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"edge\")")]
+            ///     .with_upstream_proxy_status(HeaderValue::from_static("inner-lb; error=connection_refused"));
+            /// assert!(err.upstream_proxy_status().is_some());
+            /// ```
+            #[must_use]
+            pub fn with_upstream_proxy_status(mut self, value: HeaderValue) -> Self {
+                self.0.upstream_proxy_status = Some(value);
+                self
+            }
+
+            /// This type's status code.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().status(), ", stringify!($name), "::STATUS);")]
+            /// ```
+            #[must_use]
+            pub const fn status(&self) -> StatusCode {
+                Self::STATUS
+            }
+
+            /// The upstream's name, if known.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::upstream(\"a\").upstream_name(), Some(\"a\"));")]
+            /// ```
+            #[must_use]
+            pub fn upstream_name(&self) -> Option<&str> {
+                self.0.upstream.as_deref()
+            }
+
+            /// The client-facing details the caller set, if any.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().details(), None);")]
+            /// ```
+            #[must_use]
+            pub fn details(&self) -> Option<&str> {
+                self.0.details.as_deref()
+            }
+
+            /// The RFC 9209 error type, if known.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().kind(), None);")]
+            /// ```
+            #[must_use]
+            pub fn kind(&self) -> Option<ProxyError> {
+                self.0.kind
+            }
+
+            /// Whether the request may have reached the upstream; `None` when
+            /// no kind is known.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", Phase, ProxyError};")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::ConnectionRefused);")]
+            /// assert_eq!(err.phase(), Some(Phase::NotSent));
+            /// ```
+            #[must_use]
+            pub fn phase(&self) -> Option<Phase> {
+                self.0.kind.map(ProxyError::phase)
+            }
+
+            /// The retry hint, if any.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", RetryAfter};")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(RetryAfter::from_secs(5));")]
+            /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(5)));
+            /// ```
+            #[must_use]
+            pub fn retry_after(&self) -> Option<RetryAfter> {
+                self.0.retry_after
+            }
+
+            /// The next hop, if set.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().next_hop(), None);")]
+            /// ```
+            #[must_use]
+            pub fn next_hop(&self) -> Option<&str> {
+                self.0.next_hop.as_deref()
+            }
+
+            /// The status the upstream answered with, if set.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().received_status(), None);")]
+            /// ```
+            #[must_use]
+            pub fn received_status(&self) -> Option<StatusCode> {
+                self.0.received_status
+            }
+
+            /// The request id set on the error, if any.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().request_id(), None);")]
+            /// ```
+            #[must_use]
+            pub fn request_id(&self) -> Option<&str> {
+                self.0.request_id.as_deref()
+            }
+
+            /// The upstream's `Proxy-Status` field, if kept.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::new().upstream_proxy_status(), None);")]
+            /// ```
+            #[must_use]
+            pub fn upstream_proxy_status(&self) -> Option<&HeaderValue> {
+                self.0.upstream_proxy_status.as_ref()
+            }
+
+            /// Whether a client may safely retry a request with this method.
+            ///
+            /// `true` when the request never reached the upstream, or when it
+            /// may have and `method` is idempotent (RFC 9110 section 9.2.2);
+            /// never for a 500 without a retry hint.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", ProxyError};")]
+            /// use http::Method;
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::HttpResponseTimeout).with_retry_after(std::time::Duration::from_secs(1));")]
+            /// assert!(err.is_retryable(&Method::GET));
+            /// assert!(!err.is_retryable(&Method::POST));
+            /// ```
+            #[must_use]
+            pub fn is_retryable(&self, method: &Method) -> bool {
+                self.0.retryable(Self::STATUS, Some(method)).unwrap_or(false)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_display(f, $message)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt_debug(f, stringify!($name))
+            }
+        }
+
+        impl StdError for $name {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                match &self.0.source {
+                    Some(source) => Some(&**source),
+                    None => None,
+                }
+            }
+        }
+    };
+}
+
+error_type! {
+    /// 502 Bad Gateway: the upstream's response was invalid, or the
+    /// connection to it was refused, reset or closed (RFC 9110 section 15.6.3).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, ProxyError};
+    ///
+    /// fn fetch_product() -> Result<String, BadGateway> {
+    ///     Err(BadGateway::upstream("product-service").with_kind(ProxyError::ConnectionRefused))
+    /// }
+    /// let err = fetch_product().unwrap_err();
+    /// assert_eq!(err.status().as_u16(), 502);
+    /// assert_eq!(err.to_string(), "bad gateway (upstream product-service: connection_refused)");
+    /// ```
+    BadGateway, BAD_GATEWAY, "bad gateway", ConnectionRefused
+}
+
+error_type! {
+    /// 504 Gateway Timeout: the upstream did not answer in time
+    /// (RFC 9110 section 15.6.5). Not 408, which blames the client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayTimeout, ProxyError};
+    ///
+    /// let err = GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout);
+    /// assert_eq!(err.status().as_u16(), 504);
+    /// ```
+    GatewayTimeout, GATEWAY_TIMEOUT, "gateway timeout", HttpResponseTimeout
+}
+
+error_type! {
+    /// 503 Service Unavailable: the upstream is down, overloaded or in
+    /// maintenance, usually for a while (RFC 9110 section 15.6.4).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::ServiceUnavailable;
+    /// use std::time::Duration;
+    ///
+    /// let err = ServiceUnavailable::upstream("search").with_retry_after(Duration::from_secs(120));
+    /// assert_eq!(err.status().as_u16(), 503);
+    /// ```
+    ServiceUnavailable, SERVICE_UNAVAILABLE, "service unavailable", DestinationUnavailable
+}
+
+error_type! {
+    /// 500 Internal Server Error, for the gateway's own faults, such as a
+    /// missing route (`destination_not_found`) or a bad configuration
+    /// (`proxy_configuration_error`) (RFC 9110 section 15.6.1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{InternalServerError, ProxyError};
+    ///
+    /// let err = InternalServerError::new().with_kind(ProxyError::ProxyConfigurationError);
+    /// assert_eq!(err.status().as_u16(), 500);
+    /// ```
+    InternalServerError, INTERNAL_SERVER_ERROR, "internal server error", ProxyConfigurationError
+}
+
+/// Any of the four gateway errors.
+///
+/// Each error type converts into it with `From`, so `?` works in handlers
+/// returning `Result<_, GatewayError>`.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{BadGateway, GatewayError, GatewayTimeout};
+///
+/// fn call(timed_out: bool) -> Result<(), GatewayError> {
+///     if timed_out {
+///         Err(GatewayTimeout::upstream("pricing"))?;
+///     }
+///     Err(BadGateway::upstream("pricing").into())
+/// }
+/// assert_eq!(call(true).unwrap_err().status().as_u16(), 504);
+/// assert_eq!(call(false).unwrap_err().status().as_u16(), 502);
+/// ```
+#[non_exhaustive]
+#[derive(Clone)]
+pub enum GatewayError {
+    /// 502 Bad Gateway.
+    BadGateway(BadGateway),
+    /// 504 Gateway Timeout.
+    GatewayTimeout(GatewayTimeout),
+    /// 503 Service Unavailable.
+    ServiceUnavailable(ServiceUnavailable),
+    /// 500 Internal Server Error.
+    InternalServerError(InternalServerError),
+}
+
+impl GatewayError {
+    /// The error for `kind` with the status RFC 9209 recommends for it.
+    ///
+    /// 504 kinds give [`GatewayTimeout`], 503 kinds [`ServiceUnavailable`],
+    /// 500 kinds [`InternalServerError`], and every other kind
+    /// [`BadGateway`] (this crate answers with gateway errors only: the two
+    /// client-error kinds, `http_request_error` and `http_request_denied`,
+    /// are for `Proxy-Status` members you write yourself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("product-service", ProxyError::ConnectionTimeout);
+    /// assert_eq!(err.status().as_u16(), 504);
+    /// assert_eq!(err.upstream_name(), Some("product-service"));
+    /// ```
+    #[must_use]
+    pub fn from_kind(
+        upstream: impl Into<std::borrow::Cow<'static, str>>,
+        kind: ProxyError,
+    ) -> Self {
+        Self::for_status(kind.recommended_status(), Inner::default()).map(|inner| {
+            inner.upstream = Some(text::clean(upstream.into(), MAX_NAME_LEN));
+            inner.kind = Some(kind);
+        })
+    }
+
+    /// The error type for `status`: 500, 503 and 504 map to their types,
+    /// anything else to [`BadGateway`].
+    pub(crate) fn for_status(status: StatusCode, inner: Inner) -> Self {
+        let inner = Box::new(inner);
+        match status {
+            StatusCode::GATEWAY_TIMEOUT => Self::GatewayTimeout(GatewayTimeout(inner)),
+            StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable(ServiceUnavailable(inner)),
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                Self::InternalServerError(InternalServerError(inner))
+            }
+            _ => Self::BadGateway(BadGateway(inner)),
+        }
+    }
+
+    fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
+        f(self.inner_mut());
+        self
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        match self {
+            Self::BadGateway(e) => &e.0,
+            Self::GatewayTimeout(e) => &e.0,
+            Self::ServiceUnavailable(e) => &e.0,
+            Self::InternalServerError(e) => &e.0,
+        }
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner {
+        match self {
+            Self::BadGateway(e) => &mut e.0,
+            Self::GatewayTimeout(e) => &mut e.0,
+            Self::ServiceUnavailable(e) => &mut e.0,
+            Self::InternalServerError(e) => &mut e.0,
+        }
+    }
+
+    /// The status code: 502, 504, 503 or 500.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ServiceUnavailable};
+    ///
+    /// let err = GatewayError::from(ServiceUnavailable::new());
+    /// assert_eq!(err.status().as_u16(), 503);
+    /// ```
+    #[must_use]
+    pub const fn status(&self) -> StatusCode {
+        match self {
+            Self::BadGateway(_) => BadGateway::STATUS,
+            Self::GatewayTimeout(_) => GatewayTimeout::STATUS,
+            Self::ServiceUnavailable(_) => ServiceUnavailable::STATUS,
+            Self::InternalServerError(_) => InternalServerError::STATUS,
+        }
+    }
+
+    /// The upstream's name, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// let err = GatewayError::from(BadGateway::upstream("users"));
+    /// assert_eq!(err.upstream_name(), Some("users"));
+    /// ```
+    #[must_use]
+    pub fn upstream_name(&self) -> Option<&str> {
+        self.inner().upstream.as_deref()
+    }
+
+    /// The client-facing details the caller set, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// let err = GatewayError::from(BadGateway::new().with_details("Try the mirror."));
+    /// assert_eq!(err.details(), Some("Try the mirror."));
+    /// ```
+    #[must_use]
+    pub fn details(&self) -> Option<&str> {
+        self.inner().details.as_deref()
+    }
+
+    /// The RFC 9209 error type, if known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("db", ProxyError::DnsError);
+    /// assert_eq!(err.kind(), Some(ProxyError::DnsError));
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> Option<ProxyError> {
+        self.inner().kind
+    }
+
+    /// Whether the request may have reached the upstream; `None` when no
+    /// kind is known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, Phase, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionReadTimeout);
+    /// assert_eq!(err.phase(), Some(Phase::MaybeSent));
+    /// ```
+    #[must_use]
+    pub fn phase(&self) -> Option<Phase> {
+        self.inner().kind.map(ProxyError::phase)
+    }
+
+    /// The retry hint, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, RetryAfter, ServiceUnavailable};
+    ///
+    /// let err = GatewayError::from(ServiceUnavailable::new().with_retry_after(RetryAfter::from_secs(9)));
+    /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(9)));
+    /// ```
+    #[must_use]
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.inner().retry_after
+    }
+
+    /// The next hop, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// let err = GatewayError::from(BadGateway::new().with_next_hop("10.1.2.3:443"));
+    /// assert_eq!(err.next_hop(), Some("10.1.2.3:443"));
+    /// ```
+    #[must_use]
+    pub fn next_hop(&self) -> Option<&str> {
+        self.inner().next_hop.as_deref()
+    }
+
+    /// The status the upstream answered with, if set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use http::StatusCode;
+    ///
+    /// let err = GatewayError::from(BadGateway::new().with_received_status(StatusCode::BAD_GATEWAY));
+    /// assert_eq!(err.received_status(), Some(StatusCode::BAD_GATEWAY));
+    /// ```
+    #[must_use]
+    pub fn received_status(&self) -> Option<StatusCode> {
+        self.inner().received_status
+    }
+
+    /// The request id set on the error, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// let err = GatewayError::from(BadGateway::new().with_request_id("r-1"));
+    /// assert_eq!(err.request_id(), Some("r-1"));
+    /// ```
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner().request_id.as_deref()
+    }
+
+    /// The upstream's `Proxy-Status` field, if kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// assert!(GatewayError::from(BadGateway::new()).upstream_proxy_status().is_none());
+    /// ```
+    #[must_use]
+    pub fn upstream_proxy_status(&self) -> Option<&HeaderValue> {
+        self.inner().upstream_proxy_status.as_ref()
+    }
+
+    /// Whether a client may safely retry a request with this method (see
+    /// [`BadGateway::is_retryable`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use http::Method;
+    ///
+    /// let refused = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
+    /// assert!(refused.is_retryable(&Method::POST));
+    /// let timed_out = GatewayError::from_kind("db", ProxyError::HttpResponseTimeout);
+    /// assert!(!timed_out.is_retryable(&Method::POST));
+    /// assert!(timed_out.is_retryable(&Method::PUT));
+    /// ```
+    #[must_use]
+    pub fn is_retryable(&self, method: &Method) -> bool {
+        self.inner()
+            .retryable(self.status(), Some(method))
+            .unwrap_or(false)
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadGateway(e) => e.fmt(f),
+            Self::GatewayTimeout(e) => e.fmt(f),
+            Self::ServiceUnavailable(e) => e.fmt(f),
+            Self::InternalServerError(e) => e.fmt(f),
+        }
+    }
+}
+
+impl fmt::Debug for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadGateway(e) => e.fmt(f),
+            Self::GatewayTimeout(e) => e.fmt(f),
+            Self::ServiceUnavailable(e) => e.fmt(f),
+            Self::InternalServerError(e) => e.fmt(f),
+        }
+    }
+}
+
+impl StdError for GatewayError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.inner().source {
+            Some(source) => Some(&**source),
+            None => None,
+        }
+    }
+}
+
+macro_rules! from_type {
+    ($($name:ident),*) => {$(
+        impl From<$name> for GatewayError {
+            fn from(err: $name) -> Self {
+                Self::$name(err)
+            }
+        }
+    )*};
+}
+
+from_type!(
+    BadGateway,
+    GatewayTimeout,
+    ServiceUnavailable,
+    InternalServerError
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_traits<T: Clone + Send + Sync + 'static + StdError>() {}
+
+    #[test]
+    fn values_are_small_and_shareable() {
+        assert_traits::<GatewayError>();
+        assert_traits::<BadGateway>();
+        assert_traits::<GatewayTimeout>();
+        assert_traits::<ServiceUnavailable>();
+        assert_traits::<InternalServerError>();
+        assert!(size_of::<GatewayError>() <= 24);
+        assert_eq!(size_of::<BadGateway>(), size_of::<usize>());
+    }
+
+    #[test]
+    fn from_kind_uses_the_recommended_status() {
+        let cases = [
+            (ProxyError::ConnectionTimeout, 504),
+            (ProxyError::ConnectionLimitReached, 503),
+            (ProxyError::ProxyConfigurationError, 500),
+            (ProxyError::ConnectionRefused, 502),
+            (ProxyError::HttpRequestDenied, 502),
+            (ProxyError::HttpRequestError, 502),
+        ];
+        for (kind, status) in cases {
+            let err = GatewayError::from_kind("u", kind);
+            assert_eq!(err.status().as_u16(), status, "{kind}");
+            assert_eq!(err.kind(), Some(kind));
+        }
+    }
+
+    #[test]
+    fn display_is_short_and_never_shows_the_source() {
+        let err = BadGateway::upstream("product-service")
+            .with_kind(ProxyError::ConnectionRefused)
+            .with_details("details stay out of Display")
+            .with_source(std::io::Error::other("secret token abc"));
+        assert_eq!(
+            err.to_string(),
+            "bad gateway (upstream product-service: connection_refused)"
+        );
+        assert_eq!(GatewayTimeout::new().to_string(), "gateway timeout");
+        assert_eq!(
+            ServiceUnavailable::new()
+                .with_kind(ProxyError::DestinationUnavailable)
+                .to_string(),
+            "service unavailable (destination_unavailable)"
+        );
+        let source = StdError::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("secret token abc"));
+        let wrapped = GatewayError::from(err);
+        assert!(StdError::source(&wrapped).is_some());
+        assert!(!format!("{wrapped}").contains("secret"));
+    }
+
+    #[test]
+    fn retry_safety_follows_phase_and_method() {
+        let refused = GatewayError::from_kind("u", ProxyError::ConnectionRefused);
+        let reset = GatewayError::from_kind("u", ProxyError::ConnectionTerminated);
+        let unknown = GatewayError::from(BadGateway::new());
+        let config = GatewayError::from_kind("u", ProxyError::ProxyConfigurationError);
+        for method in [Method::GET, Method::POST, Method::PATCH] {
+            assert!(refused.is_retryable(&method));
+            assert!(!config.is_retryable(&method));
+        }
+        assert!(reset.is_retryable(&Method::GET));
+        assert!(reset.is_retryable(&Method::DELETE));
+        assert!(!reset.is_retryable(&Method::POST));
+        assert!(!reset.is_retryable(&Method::PATCH));
+        assert!(unknown.is_retryable(&Method::HEAD));
+        assert!(!unknown.is_retryable(&Method::POST));
+        let hinted = InternalServerError::new().with_retry_after(RetryAfter::from_secs(1));
+        assert!(hinted.is_retryable(&Method::GET));
+    }
+
+    #[test]
+    fn builders_sanitize_what_they_keep() {
+        let err = BadGateway::upstream("a\r\nb")
+            .with_details("x".repeat(5000))
+            .with_request_id("id\u{0}1");
+        assert_eq!(err.upstream_name(), Some("a  b"));
+        assert_eq!(err.details().map(str::len), Some(MAX_DETAILS_LEN));
+        assert_eq!(err.request_id(), Some("id_1"));
+    }
+}

@@ -1,0 +1,307 @@
+//! The RFC 9209 Proxy Error Types registry, as one table.
+
+use http::StatusCode;
+
+/// Whether a failed request may have reached the upstream.
+///
+/// This is what decides if a retry is safe: a request that was never sent can
+/// be sent again whatever its method, while one that may have been processed
+/// can only be retried when its method is idempotent (RFC 9110 section 9.2.2).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{Phase, ProxyError};
+///
+/// assert_eq!(ProxyError::ConnectionRefused.phase(), Phase::NotSent);
+/// assert_eq!(ProxyError::HttpResponseTimeout.phase(), Phase::MaybeSent);
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// The failure happened before any byte of the request reached the
+    /// upstream (DNS, connect, TLS certificate, the proxy's own refusal).
+    NotSent,
+    /// The request may have reached the upstream, which may still be
+    /// processing it (a reset after sending, a read timeout, a bad response).
+    MaybeSent,
+}
+
+macro_rules! registry {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident => $status:ident, $phase:ident, [$($param:literal),*];
+    )+) => {
+        /// An error type of the RFC 9209 Proxy Error Types registry.
+        ///
+        /// Its [`Display`](std::fmt::Display) and [`FromStr`](std::str::FromStr)
+        /// forms are the registry token (`connection_refused`), as is its serde
+        /// form. Each kind knows its recommended status, its [`Phase`] and the
+        /// extra `Proxy-Status` parameters the registry defines for it.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use gateway_error_core::ProxyError;
+        /// use http::StatusCode;
+        ///
+        /// let kind: ProxyError = "connection_timeout".parse()?;
+        /// assert_eq!(kind, ProxyError::ConnectionTimeout);
+        /// assert_eq!(kind.recommended_status(), StatusCode::GATEWAY_TIMEOUT);
+        /// assert_eq!(kind.to_string(), "connection_timeout");
+        /// # Ok::<(), strum::ParseError>(())
+        /// ```
+        #[non_exhaustive]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            strum::Display, strum::EnumString, strum::IntoStaticStr, strum::AsRefStr,
+            strum::VariantArray, strum::EnumCount,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[strum(serialize_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum ProxyError {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl ProxyError {
+            /// The status RFC 9209 recommends for this kind.
+            ///
+            /// `http_request_error` recommends "the fitting 4xx" (400 here) and
+            /// `proxy_internal_response` "the fitting one" (500 here).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use gateway_error_core::ProxyError;
+            ///
+            /// assert_eq!(ProxyError::ConnectionLimitReached.recommended_status().as_u16(), 503);
+            /// ```
+            #[must_use]
+            pub const fn recommended_status(self) -> StatusCode {
+                match self {
+                    $( Self::$variant => StatusCode::$status, )+
+                }
+            }
+
+            /// Whether a request that failed this way may have reached the upstream.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use gateway_error_core::{Phase, ProxyError};
+            ///
+            /// assert_eq!(ProxyError::DnsError.phase(), Phase::NotSent);
+            /// ```
+            #[must_use]
+            pub const fn phase(self) -> Phase {
+                match self {
+                    $( Self::$variant => Phase::$phase, )+
+                }
+            }
+
+            /// The extra `Proxy-Status` parameters RFC 9209 defines for this kind.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use gateway_error_core::ProxyError;
+            ///
+            /// assert_eq!(ProxyError::HttpResponseBodySize.extra_params(), ["body-size"]);
+            /// assert!(ProxyError::ConnectionRefused.extra_params().is_empty());
+            /// ```
+            #[must_use]
+            pub const fn extra_params(self) -> &'static [&'static str] {
+                match self {
+                    $( Self::$variant => &[$($param),*], )+
+                }
+            }
+
+            /// The registry token, as a `&'static str`.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use gateway_error_core::ProxyError;
+            ///
+            /// assert_eq!(ProxyError::DnsTimeout.as_str(), "dns_timeout");
+            /// ```
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
+registry! {
+    /// The DNS lookup for the next hop timed out (RFC 9209 section 2.3.1).
+    DnsTimeout => GATEWAY_TIMEOUT, NotSent, [];
+    /// The DNS lookup for the next hop failed (section 2.3.2).
+    DnsError => BAD_GATEWAY, NotSent, ["rcode", "info-code"];
+    /// The proxy has no next hop configured for the request (section 2.3.3).
+    DestinationNotFound => INTERNAL_SERVER_ERROR, NotSent, [];
+    /// Every next hop is down or excluded, e.g. by health checks (section 2.3.4).
+    DestinationUnavailable => SERVICE_UNAVAILABLE, NotSent, [];
+    /// The next hop's address is prohibited by policy (section 2.3.5).
+    DestinationIpProhibited => BAD_GATEWAY, NotSent, [];
+    /// The next hop's address cannot be routed to (section 2.3.6).
+    DestinationIpUnroutable => BAD_GATEWAY, NotSent, [];
+    /// The next hop refused the connection (section 2.3.7).
+    ConnectionRefused => BAD_GATEWAY, NotSent, [];
+    /// The connection closed or reset before a complete response (section 2.3.8).
+    ConnectionTerminated => BAD_GATEWAY, MaybeSent, [];
+    /// Connecting to the next hop timed out (section 2.3.9).
+    ConnectionTimeout => GATEWAY_TIMEOUT, NotSent, [];
+    /// Reading from the next hop timed out (section 2.3.10).
+    ConnectionReadTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    /// Writing to the next hop timed out (section 2.3.11).
+    ConnectionWriteTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    /// The proxy's limit of connections to the next hop is reached (section 2.3.12).
+    ConnectionLimitReached => SERVICE_UNAVAILABLE, NotSent, [];
+    /// A TLS error while talking to the next hop (section 2.3.13).
+    TlsProtocolError => BAD_GATEWAY, MaybeSent, [];
+    /// The next hop's TLS certificate failed verification (section 2.3.14).
+    TlsCertificateError => BAD_GATEWAY, NotSent, [];
+    /// The next hop sent a TLS alert (section 2.3.15).
+    TlsAlertReceived => BAD_GATEWAY, MaybeSent, ["alert-id", "alert-message"];
+    /// The client's request was malformed, so it was not forwarded (section 2.3.16).
+    HttpRequestError => BAD_REQUEST, NotSent, ["status-code", "status-phrase"];
+    /// The proxy denied the request by policy (section 2.3.17).
+    HttpRequestDenied => FORBIDDEN, NotSent, [];
+    /// The next hop's response was incomplete (section 2.3.18).
+    HttpResponseIncomplete => BAD_GATEWAY, MaybeSent, [];
+    /// The response's header section was too large (section 2.3.19).
+    HttpResponseHeaderSectionSize => BAD_GATEWAY, MaybeSent, ["header-section-size"];
+    /// One response header field was too large (section 2.3.20).
+    HttpResponseHeaderSize => BAD_GATEWAY, MaybeSent, ["header-name", "header-size"];
+    /// The response body was too large (section 2.3.21).
+    HttpResponseBodySize => BAD_GATEWAY, MaybeSent, ["body-size"];
+    /// The response's trailer section was too large (section 2.3.22).
+    HttpResponseTrailerSectionSize => BAD_GATEWAY, MaybeSent, ["trailer-section-size"];
+    /// One response trailer field was too large (section 2.3.23).
+    HttpResponseTrailerSize => BAD_GATEWAY, MaybeSent, ["trailer-name", "trailer-size"];
+    /// The response's transfer coding could not be decoded (section 2.3.24).
+    HttpResponseTransferCoding => BAD_GATEWAY, MaybeSent, ["coding"];
+    /// The response's content coding could not be decoded (section 2.3.25).
+    HttpResponseContentCoding => BAD_GATEWAY, MaybeSent, ["coding"];
+    /// No response (headers) arrived in time (section 2.3.26).
+    HttpResponseTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    /// An HTTP upgrade with the next hop failed (section 2.3.27).
+    HttpUpgradeFailed => BAD_GATEWAY, MaybeSent, [];
+    /// The next hop violated the HTTP protocol (section 2.3.28).
+    HttpProtocolError => BAD_GATEWAY, MaybeSent, [];
+    /// The proxy answered itself, without the next hop (section 2.3.29).
+    ProxyInternalResponse => INTERNAL_SERVER_ERROR, NotSent, [];
+    /// The proxy failed internally (section 2.3.30).
+    ProxyInternalError => INTERNAL_SERVER_ERROR, MaybeSent, [];
+    /// The proxy is misconfigured (section 2.3.31).
+    ProxyConfigurationError => INTERNAL_SERVER_ERROR, NotSent, [];
+    /// The proxy found the request looping through it (section 2.3.32).
+    ProxyLoopDetected => BAD_GATEWAY, NotSent, [];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::{EnumCount, VariantArray};
+
+    /// Token, status and phase of every kind, as RFC 9209 section 2.3 lists them.
+    const TABLE: [(&str, u16); 32] = [
+        ("dns_timeout", 504),
+        ("dns_error", 502),
+        ("destination_not_found", 500),
+        ("destination_unavailable", 503),
+        ("destination_ip_prohibited", 502),
+        ("destination_ip_unroutable", 502),
+        ("connection_refused", 502),
+        ("connection_terminated", 502),
+        ("connection_timeout", 504),
+        ("connection_read_timeout", 504),
+        ("connection_write_timeout", 504),
+        ("connection_limit_reached", 503),
+        ("tls_protocol_error", 502),
+        ("tls_certificate_error", 502),
+        ("tls_alert_received", 502),
+        ("http_request_error", 400),
+        ("http_request_denied", 403),
+        ("http_response_incomplete", 502),
+        ("http_response_header_section_size", 502),
+        ("http_response_header_size", 502),
+        ("http_response_body_size", 502),
+        ("http_response_trailer_section_size", 502),
+        ("http_response_trailer_size", 502),
+        ("http_response_transfer_coding", 502),
+        ("http_response_content_coding", 502),
+        ("http_response_timeout", 504),
+        ("http_upgrade_failed", 502),
+        ("http_protocol_error", 502),
+        ("proxy_internal_response", 500),
+        ("proxy_internal_error", 500),
+        ("proxy_configuration_error", 500),
+        ("proxy_loop_detected", 502),
+    ];
+
+    #[test]
+    fn every_kind_matches_the_registry() {
+        assert_eq!(ProxyError::COUNT, TABLE.len());
+        for (kind, (token, status)) in ProxyError::VARIANTS.iter().zip(TABLE) {
+            assert_eq!(kind.as_str(), token);
+            assert_eq!(kind.to_string(), token);
+            assert_eq!(token.parse::<ProxyError>(), Ok(*kind));
+            assert_eq!(kind.recommended_status().as_u16(), status, "{token}");
+            let json = serde_json::to_string(kind).expect("serializes");
+            assert_eq!(json, format!("\"{token}\""));
+            assert_eq!(serde_json::from_str::<ProxyError>(&json).ok(), Some(*kind));
+        }
+    }
+
+    #[test]
+    fn phases_follow_whether_bytes_were_sent() {
+        use Phase::*;
+        let sent_never = [
+            ProxyError::DnsTimeout,
+            ProxyError::DnsError,
+            ProxyError::ConnectionRefused,
+            ProxyError::ConnectionTimeout,
+            ProxyError::ConnectionLimitReached,
+            ProxyError::TlsCertificateError,
+            ProxyError::DestinationUnavailable,
+            ProxyError::ProxyConfigurationError,
+        ];
+        for kind in sent_never {
+            assert_eq!(kind.phase(), NotSent, "{kind}");
+        }
+        let maybe = [
+            ProxyError::ConnectionTerminated,
+            ProxyError::ConnectionReadTimeout,
+            ProxyError::ConnectionWriteTimeout,
+            ProxyError::HttpResponseTimeout,
+            ProxyError::HttpResponseIncomplete,
+            ProxyError::HttpProtocolError,
+        ];
+        for kind in maybe {
+            assert_eq!(kind.phase(), MaybeSent, "{kind}");
+        }
+    }
+
+    #[test]
+    fn unknown_tokens_are_rejected() {
+        assert!("Connection_Refused".parse::<ProxyError>().is_err());
+        assert!("".parse::<ProxyError>().is_err());
+        assert!("connection-refused".parse::<ProxyError>().is_err());
+    }
+
+    #[test]
+    fn extra_params_follow_the_registry() {
+        assert_eq!(ProxyError::DnsError.extra_params(), ["rcode", "info-code"]);
+        assert_eq!(
+            ProxyError::TlsAlertReceived.extra_params(),
+            ["alert-id", "alert-message"]
+        );
+        assert_eq!(
+            ProxyError::HttpResponseHeaderSize.extra_params(),
+            ["header-name", "header-size"]
+        );
+    }
+}

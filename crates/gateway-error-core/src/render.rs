@@ -1,0 +1,787 @@
+//! The one renderer: every status, header and body byte of an error response.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY};
+use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
+use sfv::{KeyRef, ListEntry, Parser, StringRef, TokenRef, Version};
+
+use crate::context::RenderContext;
+use crate::error::{GatewayError, Inner};
+use crate::negotiate::Format;
+use crate::registry::{Phase, ProxyError};
+use crate::retry_after::RetryAfter;
+use crate::text::printable_ascii;
+
+/// The `Proxy-Status` field name (RFC 9209).
+pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+
+/// The longest upstream `Proxy-Status` field that is kept and appended to;
+/// a longer one is dropped, so a hostile upstream cannot grow our headers.
+pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
+
+/// Renders `error` for the request described by `ctx`.
+///
+/// This is the only place response bytes are decided: the framework
+/// integrations and adapters all call it. The response has the error's
+/// status, `Content-Type`, `Content-Length`, `Cache-Control: no-store`,
+/// `Vary: Accept`, `Retry-After` when the error has a hint, and
+/// `Proxy-Status` when the policy names this proxy. A HEAD request gets the
+/// same headers and an empty body.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{render, BadGateway, GatewayError, RenderContext};
+///
+/// let err = GatewayError::from(BadGateway::upstream("product-service"));
+/// let response = render(&err, &RenderContext::new());
+/// assert_eq!(response.status(), 502);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(
+///     response.body().as_ref(),
+///     br#"{"error":{"code":502,"message":"Bad Gateway","details":"The server received an invalid response from the upstream server while trying to fulfill the request."}}"#
+/// );
+/// ```
+#[must_use]
+pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> {
+    let view = View::new(error.status(), error.inner(), ctx);
+    let format = ctx.format();
+
+    let mut count = Count(0);
+    view.write_body(format, &mut count);
+    let len = count.0;
+    let body = if ctx.method() == Some(&Method::HEAD) {
+        Bytes::new()
+    } else {
+        let mut buf = Vec::with_capacity(len);
+        view.write_body(format, &mut buf);
+        debug_assert_eq!(buf.len(), len);
+        Bytes::from(buf)
+    };
+
+    let mut response = Response::new(body);
+    *response.status_mut() = view.status;
+    let headers = response.headers_mut();
+    headers.reserve(6);
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(VARY, HeaderValue::from_static("accept"));
+    if let Some(retry_after) = view.inner.retry_after {
+        headers.insert(RETRY_AFTER, retry_after.to_header_value());
+    }
+    if let Some(value) = proxy_status(&view, ctx) {
+        headers.insert(PROXY_STATUS.clone(), value);
+    }
+    response
+}
+
+/// The canonical sentence for an error without caller details.
+fn canonical_details(status: StatusCode, phase: Option<Phase>) -> &'static str {
+    match (status, phase) {
+        (StatusCode::GATEWAY_TIMEOUT, Some(Phase::NotSent)) => {
+            "The server did not receive a timely response from the upstream server while connecting to it."
+        }
+        (StatusCode::GATEWAY_TIMEOUT, _) => {
+            "The server did not receive a timely response from the upstream server. The operation might still be processing."
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => {
+            "The service is temporarily unavailable. Please try again later."
+        }
+        (StatusCode::INTERNAL_SERVER_ERROR, _) => {
+            "The server encountered an internal error while trying to fulfill the request."
+        }
+        (_, Some(Phase::NotSent)) => {
+            "The server could not reach the upstream server while trying to fulfill the request."
+        }
+        _ => {
+            "The server received an invalid response from the upstream server while trying to fulfill the request."
+        }
+    }
+}
+
+/// Everything the body writers read, resolved once.
+struct View<'a> {
+    status: StatusCode,
+    reason: &'static str,
+    inner: &'a Inner,
+    details: &'a str,
+    upstream: Option<&'a str>,
+    kind: Option<ProxyError>,
+    retryable: Option<bool>,
+    retry_after: Option<RetryAfterText>,
+    request_id: Option<&'a str>,
+    type_base: Option<&'a str>,
+}
+
+impl<'a> View<'a> {
+    fn new(status: StatusCode, inner: &'a Inner, ctx: &RenderContext<'a>) -> Self {
+        let policy = ctx.policy();
+        Self {
+            status,
+            reason: status.canonical_reason().unwrap_or("Error"),
+            inner,
+            details: inner
+                .details
+                .as_deref()
+                .unwrap_or_else(|| canonical_details(status, inner.kind.map(ProxyError::phase))),
+            upstream: inner
+                .upstream
+                .as_deref()
+                .filter(|_| policy.shows_upstream_names()),
+            kind: inner.kind,
+            retryable: inner.retryable(status, ctx.method()),
+            retry_after: inner.retry_after.map(RetryAfterText::new),
+            request_id: inner.request_id.as_deref().or(ctx.request_id()),
+            type_base: policy.problem_type_base(),
+        }
+    }
+
+    fn write_body<S: Sink>(&self, format: Format, out: &mut S) {
+        match format {
+            Format::ProblemJson => self.write_problem(out),
+            Format::Html => self.write_html(out),
+            Format::Text => self.write_text(out),
+            _ => self.write_json(out),
+        }
+    }
+
+    /// `{"error":{"code":502,"message":"Bad Gateway","details":"..."}}`
+    fn write_json<S: Sink>(&self, out: &mut S) {
+        out.raw("{\"error\":{\"code\":");
+        out.raw(self.status.as_str());
+        out.raw(",\"message\":");
+        json_str(out, self.reason);
+        out.raw(",\"details\":");
+        json_str(out, self.details);
+        self.write_members(out);
+        out.raw("}}");
+    }
+
+    /// RFC 9457 problem details.
+    fn write_problem<S: Sink>(&self, out: &mut S) {
+        out.raw("{\"type\":");
+        match (self.type_base, self.kind) {
+            (Some(base), Some(kind)) => {
+                out.raw("\"");
+                json_escape(out, base);
+                out.raw(kind.as_str());
+                out.raw("\"");
+            }
+            _ => out.raw("\"about:blank\""),
+        }
+        out.raw(",\"title\":");
+        json_str(out, self.reason);
+        out.raw(",\"status\":");
+        out.raw(self.status.as_str());
+        out.raw(",\"detail\":");
+        json_str(out, self.details);
+        if let Some(id) = self.request_id {
+            // A fragment-only URI reference: this occurrence, on the
+            // resource that was requested (RFC 9457 section 3.1.5).
+            out.raw(",\"instance\":\"#");
+            percent_encode(out, id);
+            out.raw("\"");
+        }
+        self.write_members(out);
+        out.raw("}");
+    }
+
+    /// The optional members both JSON formats share (RFC 9457 section 4
+    /// names: letters, digits and `_`, at least three characters).
+    fn write_members<S: Sink>(&self, out: &mut S) {
+        if let Some(upstream) = self.upstream {
+            out.raw(",\"upstream\":");
+            json_str(out, upstream);
+        }
+        if let Some(kind) = self.kind {
+            out.raw(",\"kind\":\"");
+            out.raw(kind.as_str());
+            out.raw("\"");
+        }
+        if let Some(retryable) = self.retryable {
+            out.raw(if retryable {
+                ",\"retryable\":true"
+            } else {
+                ",\"retryable\":false"
+            });
+        }
+        if let Some(retry_after) = &self.retry_after {
+            out.raw(",\"retry_after\":");
+            if retry_after.is_delay {
+                out.raw(retry_after.as_str());
+            } else {
+                json_str(out, retry_after.as_str());
+            }
+        }
+        if let Some(id) = self.request_id {
+            out.raw(",\"request_id\":");
+            json_str(out, id);
+        }
+    }
+
+    fn write_html<S: Sink>(&self, out: &mut S) {
+        out.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        out.raw(
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+        );
+        self.write_status_line(out);
+        out.raw("</title>\n</head>\n<body>\n<h1>");
+        self.write_status_line(out);
+        out.raw("</h1>\n<p>");
+        html_escape(out, self.details);
+        out.raw("</p>\n");
+        if let Some(retry_after) = &self.retry_after {
+            out.raw("<p>Retry after: ");
+            out.raw(retry_after.as_str());
+            out.raw(if retry_after.is_delay {
+                " seconds</p>\n"
+            } else {
+                "</p>\n"
+            });
+        }
+        if let Some(id) = self.request_id {
+            out.raw("<p>Request ID: <code>");
+            html_escape(out, id);
+            out.raw("</code></p>\n");
+        }
+        out.raw("</body>\n</html>\n");
+    }
+
+    fn write_text<S: Sink>(&self, out: &mut S) {
+        self.write_status_line(out);
+        out.raw("\n");
+        out.raw(self.details);
+        out.raw("\n");
+        if let Some(retry_after) = &self.retry_after {
+            out.raw("Retry after: ");
+            out.raw(retry_after.as_str());
+            out.raw(if retry_after.is_delay {
+                " seconds\n"
+            } else {
+                "\n"
+            });
+        }
+        if let Some(id) = self.request_id {
+            out.raw("Request ID: ");
+            out.raw(id);
+            out.raw("\n");
+        }
+    }
+
+    fn write_status_line<S: Sink>(&self, out: &mut S) {
+        out.raw(self.status.as_str());
+        out.raw(" ");
+        out.raw(self.reason);
+    }
+}
+
+/// A retry hint's field value, formatted once on the stack.
+struct RetryAfterText {
+    buf: [u8; 32],
+    len: usize,
+    is_delay: bool,
+}
+
+impl RetryAfterText {
+    fn new(retry_after: RetryAfter) -> Self {
+        let mut text = Self {
+            buf: [0; 32],
+            len: 0,
+            is_delay: retry_after.as_delay().is_some(),
+        };
+        // Both forms fit: at most 10 digits, or 29 bytes of IMF-fixdate.
+        let _ = write!(text, "{retry_after}");
+        text
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("0")
+    }
+}
+
+impl std::fmt::Write for RetryAfterText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Where body bytes go: counted first, then written once at their exact
+/// size, so the body's `Vec` becomes `Bytes` without reallocating.
+trait Sink {
+    fn bytes(&mut self, b: &[u8]);
+
+    fn raw(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+}
+
+struct Count(usize);
+
+impl Sink for Count {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+fn json_str<S: Sink>(out: &mut S, s: &str) {
+    out.raw("\"");
+    json_escape(out, s);
+    out.raw("\"");
+}
+
+/// JSON string escaping (RFC 8259 section 7): quote, backslash and every
+/// control character.
+fn json_escape<S: Sink>(out: &mut S, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.raw(&s[start..i]);
+        if short.is_empty() {
+            out.bytes(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+        } else {
+            out.raw(short);
+        }
+        start = i + 1;
+    }
+    out.raw(&s[start..]);
+}
+
+/// HTML text and attribute escaping.
+fn html_escape<S: Sink>(out: &mut S, s: &str) {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.raw(&s[start..i]);
+        out.raw(entity);
+        start = i + 1;
+    }
+    out.raw(&s[start..]);
+}
+
+/// Percent-encodes all but RFC 3986 unreserved characters.
+fn percent_encode<S: Sink>(out: &mut S, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            continue;
+        }
+        out.bytes(&bytes[start..i]);
+        out.bytes(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        start = i + 1;
+    }
+    out.bytes(&bytes[start..]);
+}
+
+/// The `Proxy-Status` field: the upstream's members, then ours
+/// (RFC 9209 section 2), or nothing when the policy names no proxy.
+fn proxy_status(view: &View<'_>, ctx: &RenderContext<'_>) -> Option<HeaderValue> {
+    let name = ctx.policy().proxy_name()?;
+    let inner = view.inner;
+    let mut out = String::with_capacity(96);
+    let mut list = sfv::ListSerializer::with_buffer(&mut out);
+
+    if let Some(received) = &inner.upstream_proxy_status {
+        for member in upstream_members(received) {
+            list.members([&member]);
+        }
+    }
+
+    let params = match TokenRef::from_str(name) {
+        Ok(token) => list.bare_item(token),
+        Err(_) => list.bare_item(StringRef::from_str(&printable_ascii(name)).ok()?),
+    };
+    let mut params = match view.kind {
+        Some(kind) => params.parameter(
+            KeyRef::constant("error"),
+            TokenRef::from_str(kind.as_str()).ok()?,
+        ),
+        None => params,
+    };
+    let next_hop = inner.next_hop.as_deref().or(inner.upstream.as_deref());
+    if let Some(next_hop) = next_hop.filter(|_| ctx.policy().shows_upstream_names()) {
+        if let Ok(hop) = StringRef::from_str(&printable_ascii(next_hop)) {
+            params = params.parameter(KeyRef::constant("next-hop"), hop);
+        }
+    }
+    if let Some(status) = inner.received_status {
+        let _ = params.parameter(
+            KeyRef::constant("received-status"),
+            sfv::Integer::from(status.as_u16()),
+        );
+    }
+    let _ = list.finish();
+    HeaderValue::from_maybe_shared(Bytes::from(out)).ok()
+}
+
+/// The members of an upstream's `Proxy-Status` worth keeping: the field
+/// must parse as an RFC 8941 List and fit [`MAX_UPSTREAM_PROXY_STATUS_LEN`];
+/// members that are not a Token or String item are dropped.
+fn upstream_members(value: &HeaderValue) -> Vec<ListEntry> {
+    if value.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+        return Vec::new();
+    }
+    let parsed: Result<sfv::List, _> = Parser::new(value.as_bytes())
+        .with_version(Version::Rfc8941)
+        .parse();
+    parsed
+        .map(|list| {
+            list.into_iter()
+                .filter(|entry| match entry {
+                    ListEntry::Item(item) => matches!(
+                        item.bare_item,
+                        sfv::BareItem::Token(_) | sfv::BareItem::String(_)
+                    ),
+                    ListEntry::InnerList(_) => false,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Policy;
+    use crate::error::{BadGateway, GatewayTimeout, InternalServerError, ServiceUnavailable};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn typical() -> GatewayError {
+        BadGateway::upstream("product-service")
+            .with_kind(ProxyError::ConnectionRefused)
+            .with_details("The product catalog is unreachable.")
+            .with_retry_after(Duration::from_secs(30))
+            .with_request_id("req-42")
+            .with_source(std::io::Error::other("connect ECONNREFUSED 10.0.0.7:8080"))
+            .into()
+    }
+
+    fn body(response: &Response<Bytes>) -> &str {
+        std::str::from_utf8(response.body()).expect("utf-8")
+    }
+
+    fn header<'a>(response: &'a Response<Bytes>, name: &str) -> Option<&'a str> {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii"))
+    }
+
+    fn shown() -> Policy {
+        Policy::new()
+            .with_upstream_names(true)
+            .with_proxy_name("gateway-demo")
+    }
+
+    #[test]
+    fn json_envelope_exact_bytes() {
+        let policy = shown();
+        let ctx = RenderContext::new()
+            .with_policy(&policy)
+            .with_method(&Method::POST);
+        let response = render(&typical(), &ctx);
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            body(&response),
+            r#"{"error":{"code":502,"message":"Bad Gateway","details":"The product catalog is unreachable.","upstream":"product-service","kind":"connection_refused","retryable":true,"retry_after":30,"request_id":"req-42"}}"#
+        );
+        let headers: Vec<(&str, &str)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().expect("ascii")))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("content-type", "application/json"),
+                ("content-length", "207"),
+                ("cache-control", "no-store"),
+                ("vary", "accept"),
+                ("retry-after", "30"),
+                (
+                    "proxy-status",
+                    r#"gateway-demo;error=connection_refused;next-hop="product-service""#
+                ),
+            ]
+        );
+        assert_eq!(response.body().len(), 207);
+    }
+
+    #[test]
+    fn problem_json_exact_bytes() {
+        let policy = shown().with_problem_type_base("https://errors.example.com/");
+        let ctx = RenderContext::new()
+            .with_policy(&policy)
+            .with_format(Format::ProblemJson)
+            .with_method(&Method::GET);
+        let response = render(&typical(), &ctx);
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(
+            body(&response),
+            r##"{"type":"https://errors.example.com/connection_refused","title":"Bad Gateway","status":502,"detail":"The product catalog is unreachable.","instance":"#req-42","upstream":"product-service","kind":"connection_refused","retryable":true,"retry_after":30,"request_id":"req-42"}"##
+        );
+        let plain = GatewayError::from(GatewayTimeout::new());
+        let response = render(
+            &plain,
+            &RenderContext::new().with_format(Format::ProblemJson),
+        );
+        assert_eq!(
+            body(&response),
+            r#"{"type":"about:blank","title":"Gateway Timeout","status":504,"detail":"The server did not receive a timely response from the upstream server. The operation might still be processing."}"#
+        );
+    }
+
+    #[test]
+    fn html_exact_bytes() {
+        let ctx = RenderContext::new().with_format(Format::Html);
+        let response = render(&typical(), &ctx);
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(
+            body(&response),
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>502 Bad Gateway</title>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n\
+             <p>The product catalog is unreachable.</p>\n<p>Retry after: 30 seconds</p>\n\
+             <p>Request ID: <code>req-42</code></p>\n</body>\n</html>\n"
+        );
+    }
+
+    #[test]
+    fn text_exact_bytes() {
+        let err = GatewayError::from(ServiceUnavailable::new());
+        let response = render(&err, &RenderContext::new().with_format(Format::Text));
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            body(&response),
+            "503 Service Unavailable\nThe service is temporarily unavailable. Please try again later.\n"
+        );
+        let response = render(&typical(), &RenderContext::new().with_format(Format::Text));
+        assert_eq!(
+            body(&response),
+            "502 Bad Gateway\nThe product catalog is unreachable.\nRetry after: 30 seconds\nRequest ID: req-42\n"
+        );
+    }
+
+    #[test]
+    fn head_gets_headers_and_no_body() {
+        let ctx = RenderContext::new().with_method(&Method::HEAD);
+        let get = render(&typical(), &RenderContext::new().with_method(&Method::GET));
+        let head = render(&typical(), &ctx);
+        assert!(head.body().is_empty());
+        assert_eq!(head.headers(), get.headers());
+        assert_eq!(
+            header(&head, "content-length"),
+            Some(get.body().len().to_string().as_str())
+        );
+    }
+
+    #[test]
+    fn upstream_names_are_hidden_by_default() {
+        let response = render(&typical(), &RenderContext::new());
+        assert!(!body(&response).contains("product-service"));
+        assert_eq!(header(&response, "proxy-status"), None);
+        let policy = Policy::new().with_proxy_name("edge");
+        let response = render(&typical(), &RenderContext::new().with_policy(&policy));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some("edge;error=connection_refused")
+        );
+    }
+
+    #[test]
+    fn the_source_never_reaches_the_client() {
+        for format in Format::ALL {
+            let policy = shown();
+            let ctx = RenderContext::new()
+                .with_format(format)
+                .with_policy(&policy);
+            let response = render(&typical(), &ctx);
+            let mut all = body(&response).to_owned();
+            for value in response.headers().values() {
+                all.push_str(value.to_str().expect("ascii"));
+            }
+            assert!(!all.contains("ECONNREFUSED"), "{format:?}");
+            assert!(!all.contains("10.0.0.7"), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_details_say_what_is_known() {
+        let cases: [(GatewayError, &str); 5] = [
+            (
+                GatewayTimeout::new()
+                    .with_kind(ProxyError::ConnectionTimeout)
+                    .into(),
+                "The server did not receive a timely response from the upstream server while connecting to it.",
+            ),
+            (
+                GatewayTimeout::new()
+                    .with_kind(ProxyError::HttpResponseTimeout)
+                    .into(),
+                "The server did not receive a timely response from the upstream server. The operation might still be processing.",
+            ),
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::ConnectionRefused)
+                    .into(),
+                "The server could not reach the upstream server while trying to fulfill the request.",
+            ),
+            (
+                BadGateway::new().into(),
+                "The server received an invalid response from the upstream server while trying to fulfill the request.",
+            ),
+            (
+                InternalServerError::new().into(),
+                "The server encountered an internal error while trying to fulfill the request.",
+            ),
+        ];
+        for (err, sentence) in cases {
+            let response = render(&err, &RenderContext::new().with_format(Format::Text));
+            let text = body(&response);
+            assert_eq!(text.lines().nth(1), Some(sentence));
+        }
+    }
+
+    #[test]
+    fn retryable_is_present_only_when_known() {
+        let timeout: GatewayError = GatewayTimeout::new()
+            .with_kind(ProxyError::HttpResponseTimeout)
+            .into();
+        let unknown = body(&render(&timeout, &RenderContext::new())).to_owned();
+        assert!(!unknown.contains("retryable"));
+        let post = render(&timeout, &RenderContext::new().with_method(&Method::POST));
+        assert!(body(&post).contains(r#""retryable":false"#));
+        let get = render(&timeout, &RenderContext::new().with_method(&Method::GET));
+        assert!(body(&get).contains(r#""retryable":true"#));
+        let refused: GatewayError = BadGateway::new()
+            .with_kind(ProxyError::ConnectionRefused)
+            .into();
+        assert!(body(&render(&refused, &RenderContext::new())).contains(r#""retryable":true"#));
+        let internal: GatewayError = InternalServerError::new().into();
+        assert!(body(&render(&internal, &RenderContext::new())).contains(r#""retryable":false"#));
+    }
+
+    #[test]
+    fn date_hints_are_imf_fixdate() {
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let err: GatewayError = ServiceUnavailable::new().with_retry_after(at).into();
+        let response = render(&err, &RenderContext::new());
+        assert_eq!(
+            header(&response, "retry-after"),
+            Some("Sun, 06 Nov 1994 08:49:37 GMT")
+        );
+        assert!(body(&response).ends_with(r#","retry_after":"Sun, 06 Nov 1994 08:49:37 GMT"}}"#));
+    }
+
+    #[test]
+    fn escaping_is_exact() {
+        let err: GatewayError = BadGateway::upstream("<b>\"x\"</b>")
+            .with_details("<script>alert('x')</script> & \"q\" \\ ü")
+            .into();
+        let policy = Policy::new().with_upstream_names(true);
+        let json = render(&err, &RenderContext::new().with_policy(&policy));
+        assert_eq!(
+            body(&json),
+            r#"{"error":{"code":502,"message":"Bad Gateway","details":"<script>alert('x')</script> & \"q\" \\ ü","upstream":"<b>\"x\"</b>"}}"#
+        );
+        let html = render(
+            &err,
+            &RenderContext::new()
+                .with_format(Format::Html)
+                .with_policy(&policy),
+        );
+        assert!(body(&html).contains(
+            "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot; \\ ü</p>"
+        ));
+        let mut out = Vec::new();
+        json_escape(&mut out, "\u{1}\u{1f}\t\u{8}");
+        assert_eq!(out, br"\u0001\u001f\t\u0008");
+        let mut out = Vec::new();
+        percent_encode(&mut out, "a b/#%é");
+        assert_eq!(out, b"a%20b%2F%23%25%C3%A9");
+    }
+
+    #[test]
+    fn proxy_status_appends_to_the_upstream_field() {
+        let err: GatewayError = BadGateway::upstream("product-service")
+            .with_received_status(StatusCode::BAD_GATEWAY)
+            .with_upstream_proxy_status(HeaderValue::from_static(
+                "inner-lb; error=connection_timeout,  \"10.0.0.1\", (bad list), b;x=?0",
+            ))
+            .into();
+        let policy = Policy::new().with_proxy_name("gateway demo");
+        let response = render(&err, &RenderContext::new().with_policy(&policy));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(
+                r#"inner-lb;error=connection_timeout, "10.0.0.1", b;x=?0, "gateway demo";received-status=502"#
+            )
+        );
+        // An upstream field that does not parse, or is too long, is dropped.
+        for bad in ["a=;", "x; error=@", &"a, ".repeat(2000)] {
+            let err: GatewayError = BadGateway::new()
+                .with_upstream_proxy_status(HeaderValue::from_str(bad).expect("valid header"))
+                .into();
+            let response = render(&err, &RenderContext::new().with_policy(&policy));
+            assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
+        }
+    }
+
+    #[test]
+    fn request_id_from_the_error_wins_over_the_context() {
+        let ctx = RenderContext::new().with_request_id("from-ctx");
+        let own = render(&typical(), &ctx);
+        assert!(body(&own).contains(r#""request_id":"req-42""#));
+        let none: GatewayError = BadGateway::new().into();
+        assert!(body(&render(&none, &ctx)).contains(r#""request_id":"from-ctx""#));
+    }
+}

@@ -1,0 +1,129 @@
+//! The sanitizing rules for caller- and upstream-supplied text.
+//!
+//! Applied once, when a value enters an error, so every format carries the
+//! same string: control characters and Unicode noncharacters become a space,
+//! and the text is cut to a byte budget on a character boundary.
+
+use std::borrow::Cow;
+
+/// Text held by an error: borrowed when `'static`, owned otherwise.
+pub(crate) type Text = Cow<'static, str>;
+
+/// The most bytes of client-facing details an error keeps.
+pub const MAX_DETAILS_LEN: usize = 1024;
+/// The most bytes of an upstream name or next hop an error keeps.
+pub const MAX_NAME_LEN: usize = 128;
+/// The most bytes of a request id an error keeps.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+fn is_forbidden(c: char) -> bool {
+    c.is_control() || matches!(c as u32, 0xFDD0..=0xFDEF) || (c as u32 & 0xFFFE) == 0xFFFE
+}
+
+/// Cuts `s` to at most `max` bytes, on a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Client-facing text: control characters and noncharacters become spaces,
+/// at most `max` bytes. Borrows when nothing changes.
+pub(crate) fn clean(text: Text, max: usize) -> Text {
+    let cut = truncate(&text, max);
+    if cut.len() == text.len() && !cut.contains(is_forbidden) {
+        return text;
+    }
+    let cleaned: String = cut
+        .chars()
+        .map(|c| if is_forbidden(c) { ' ' } else { c })
+        .collect();
+    Cow::Owned(cleaned)
+}
+
+/// A request id: visible ASCII only (anything else becomes `_`), at most
+/// [`MAX_REQUEST_ID_LEN`] bytes. Empty ids are dropped.
+pub(crate) fn clean_request_id(id: Text) -> Option<Text> {
+    let visible = |b: u8| b.is_ascii_graphic();
+    if id.is_empty() {
+        return None;
+    }
+    if id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(visible) {
+        return Some(id);
+    }
+    let cleaned: String = id
+        .chars()
+        .take(MAX_REQUEST_ID_LEN)
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    Some(Cow::Owned(cleaned))
+}
+
+/// The printable-ASCII form RFC 8941 Strings need (non-ASCII becomes `?`).
+pub(crate) fn printable_ascii(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_borrows_clean_text() {
+        let t = clean(Cow::Borrowed("product-service"), MAX_NAME_LEN);
+        assert!(matches!(t, Cow::Borrowed("product-service")));
+    }
+
+    #[test]
+    fn clean_replaces_controls_and_noncharacters() {
+        let t = clean(
+            Cow::Borrowed("a\r\nb\0c\u{7f}d\u{85}e\u{FFFE}f\u{FDD0}g\u{1FFFF}h"),
+            100,
+        );
+        assert_eq!(t, "a  b c d e f g h");
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(
+            clean(Cow::Owned("€".repeat(400)), MAX_DETAILS_LEN).len(),
+            1023
+        );
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn request_ids_are_visible_ascii() {
+        assert_eq!(clean_request_id(Cow::Borrowed("")), None);
+        assert_eq!(
+            clean_request_id(Cow::Borrowed("a b\r\né")).as_deref(),
+            Some("a_b___")
+        );
+        let long = "x".repeat(500);
+        assert_eq!(
+            clean_request_id(Cow::Owned(long)).map(|s| s.len()),
+            Some(128)
+        );
+    }
+
+    #[test]
+    fn printable_ascii_maps_the_rest() {
+        assert_eq!(printable_ascii("10.0.0.1:8080"), "10.0.0.1:8080");
+        assert_eq!(printable_ascii("héllo\t"), "h?llo?");
+    }
+}
