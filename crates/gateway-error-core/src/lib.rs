@@ -35,10 +35,14 @@ pub struct ReadmeDoctests;
 
 mod context;
 mod error;
+mod framework;
+#[cfg(feature = "tracing")]
+mod log;
 mod negotiate;
 mod parse;
 mod registry;
 mod render;
+mod request_id;
 mod retry_after;
 mod text;
 
@@ -46,9 +50,13 @@ pub use context::{Policy, RenderContext, X_REQUEST_ID};
 pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use log::log;
 pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 pub use registry::{Phase, ProxyError};
-pub use render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, render};
+pub use render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, render, rerender};
+pub use request_id::generate_request_id;
 pub use retry_after::{ParseRetryAfterError, ParseRetryAfterErrorKind, RetryAfter};
 pub use text::{MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};

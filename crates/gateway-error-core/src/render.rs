@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY};
-use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use sfv::{KeyRef, ListEntry, Parser, StringRef, TokenRef, Version};
 
 use crate::context::RenderContext;
@@ -77,6 +77,56 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     }
     if let Some(value) = proxy_status(&view, ctx) {
         headers.insert(PROXY_STATUS.clone(), value);
+    }
+    response
+}
+
+/// Renders `error` again for a response that already has headers, as the
+/// adapters do once they know the request: the renderer's headers are
+/// replaced, every other header of `previous` is kept (after them), and a
+/// `Vary` naming more than `accept` keeps its other values.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{render, rerender, Format, GatewayError, GatewayTimeout, RenderContext};
+///
+/// let err = GatewayError::from(GatewayTimeout::upstream("pricing"));
+/// let mut first = render(&err, &RenderContext::new());
+/// first.headers_mut().insert("x-trace", "abc".parse()?);
+/// let html = RenderContext::new().with_format(Format::Html);
+/// let again = rerender(&err, &html, first.into_parts().0.headers);
+/// assert_eq!(again.headers()["content-type"], "text/html; charset=utf-8");
+/// assert_eq!(again.headers()["x-trace"], "abc");
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+#[must_use]
+pub fn rerender(
+    error: &GatewayError,
+    ctx: &RenderContext<'_>,
+    mut previous: HeaderMap,
+) -> Response<Bytes> {
+    let mut response = render(error, ctx);
+    for name in [
+        &CONTENT_TYPE,
+        &CONTENT_LENGTH,
+        &CACHE_CONTROL,
+        &RETRY_AFTER,
+        &PROXY_STATUS,
+    ] {
+        previous.remove(name);
+    }
+    let headers = response.headers_mut();
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in previous {
+        if let Some(name) = name {
+            current = Some(name);
+        }
+        let Some(name) = &current else { continue };
+        if name == VARY && value.as_bytes().eq_ignore_ascii_case(b"accept") {
+            continue;
+        }
+        headers.append(name, value);
     }
     response
 }
@@ -774,6 +824,40 @@ mod tests {
             let response = render(&err, &RenderContext::new().with_policy(&policy));
             assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
         }
+    }
+
+    #[test]
+    fn rerender_keeps_other_headers_and_replaces_its_own() {
+        let mut previous = HeaderMap::new();
+        previous.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        previous.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        previous.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        previous.insert(&PROXY_STATUS, HeaderValue::from_static("stale"));
+        previous.append(VARY, HeaderValue::from_static("accept"));
+        previous.append(VARY, HeaderValue::from_static("origin"));
+        previous.append("set-cookie", HeaderValue::from_static("a=1"));
+        previous.append("set-cookie", HeaderValue::from_static("b=2"));
+        let ctx = RenderContext::new().with_format(Format::Text);
+        let response = rerender(&typical(), &ctx, previous);
+        let headers: Vec<(&str, &str)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().expect("ascii")))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("content-type", "text/plain; charset=utf-8"),
+                ("content-length", "95"),
+                ("cache-control", "no-store"),
+                ("vary", "accept"),
+                ("vary", "origin"),
+                ("retry-after", "30"),
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+            ]
+        );
+        assert_eq!(response.body().len(), 95);
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! The axum 0.8 adapter of gateway-error.

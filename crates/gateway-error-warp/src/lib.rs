@@ -1,0 +1,1 @@
+//! The warp 0.4 adapter of gateway-error.

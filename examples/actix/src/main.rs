@@ -1,0 +1,2 @@
+//! gateway-error with actix-web 4.
+fn main() {}

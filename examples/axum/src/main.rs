@@ -1,0 +1,2 @@
+//! gateway-error with axum 0.8.
+fn main() {}

@@ -1,0 +1,2 @@
+//! gateway-error with warp 0.4.
+fn main() {}
