@@ -1,1 +1,4 @@
-//! Integration tests live in `tests/`.
+//! Cross-crate integration tests for gateway-error, and the independent
+//! validators they check its output with.
+
+pub mod validators;

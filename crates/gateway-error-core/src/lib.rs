@@ -33,6 +33,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod classify;
 mod context;
 mod error;
 mod framework;
