@@ -22,6 +22,12 @@ struct Facts {
     dns: bool,
     tls_certificate: bool,
     tls: bool,
+    /// A client layer said the request failed before a response head came.
+    request: bool,
+    /// A client layer said the failure was in reading the response body.
+    body: bool,
+    /// The connection ended before the message was complete.
+    incomplete: bool,
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
@@ -78,6 +84,7 @@ impl Facts {
     fn read_hyper(&mut self, layer: &(dyn StdError + 'static)) {
         if let Some(err) = layer.downcast_ref::<hyper_util::client::legacy::Error>() {
             self.connect |= err.is_connect();
+            self.request = true;
         }
         let Some(err) = layer.downcast_ref::<hyper::Error>() else {
             return;
@@ -87,7 +94,8 @@ impl Facts {
         } else if err.is_parse() || err.is_parse_status() {
             ProxyError::HttpProtocolError
         } else if err.is_incomplete_message() {
-            ProxyError::HttpResponseIncomplete
+            self.incomplete = true;
+            return;
         } else if err.is_canceled() || err.is_closed() || err.is_body_write_aborted() {
             ProxyError::ConnectionTerminated
         } else if err.is_timeout() {
@@ -107,13 +115,13 @@ impl Facts {
         self.connect |= err.is_connect();
         self.timeout |= err.is_timeout();
         self.dns |= err.is_dns();
+        self.request |= err.is_request();
+        self.body |= err.is_body() || err.is_decode();
         if let Some(status) = err.status() {
             self.received_status = Some(status);
         }
         let kind = if err.is_decode() {
             ProxyError::HttpResponseContentCoding
-        } else if err.is_body() {
-            ProxyError::HttpResponseIncomplete
         } else if err.is_redirect() {
             ProxyError::HttpProtocolError
         } else {
@@ -156,6 +164,11 @@ impl Facts {
             return Some(ProxyError::TlsCertificateError);
         }
         if let Some(kind) = self.io {
+            // A connection that ends while the body is read leaves the
+            // response incomplete.
+            if kind == ProxyError::ConnectionTerminated && self.body {
+                return Some(ProxyError::HttpResponseIncomplete);
+            }
             return Some(kind);
         }
         if self.timeout {
@@ -167,6 +180,18 @@ impl Facts {
         }
         if self.tls {
             return Some(ProxyError::TlsProtocolError);
+        }
+        if self.incomplete {
+            // Closed before any response head: the connection was
+            // terminated; closed inside the body: the response is incomplete.
+            return Some(if self.request && !self.body {
+                ProxyError::ConnectionTerminated
+            } else {
+                ProxyError::HttpResponseIncomplete
+            });
+        }
+        if self.body && self.protocol.is_none() {
+            return Some(ProxyError::HttpResponseIncomplete);
         }
         self.protocol
     }
@@ -181,9 +206,13 @@ impl ProxyError {
     /// network unreachable); with feature `tokio`, `tokio::time::error::Elapsed`;
     /// with feature `hyper`, `hyper::Error` (parse, header section too
     /// large, incomplete message, canceled, closed) and hyper-util's client
-    /// errors (connect); with feature `reqwest`, `reqwest::Error` (connect,
-    /// timeout, DNS, decode, body, redirect, status); and DNS and TLS
-    /// certificate failures where the messages in the chain show them.
+    /// errors (connect, request); with feature `reqwest`, `reqwest::Error`
+    /// (connect, timeout, DNS, request, body, decode, redirect, status); and
+    /// DNS and TLS failures where the messages in the chain show them.
+    ///
+    /// A connection closed before the response head is
+    /// `connection_terminated`; one closed inside the body is
+    /// `http_response_incomplete`.
     ///
     /// # Examples
     ///

@@ -559,6 +559,18 @@ error_type! {
     InternalServerError, INTERNAL_SERVER_ERROR, "internal server error", ProxyConfigurationError
 }
 
+/// Calls the same builder method on whichever type `$error` holds.
+macro_rules! delegate {
+    ($error:ident, $method:ident($arg:ident)) => {
+        match $error {
+            Self::BadGateway(e) => Self::BadGateway(e.$method($arg)),
+            Self::GatewayTimeout(e) => Self::GatewayTimeout(e.$method($arg)),
+            Self::ServiceUnavailable(e) => Self::ServiceUnavailable(e.$method($arg)),
+            Self::InternalServerError(e) => Self::InternalServerError(e.$method($arg)),
+        }
+    };
+}
+
 /// Any of the four gateway errors.
 ///
 /// Each error type converts into it with `From`, so `?` works in handlers
@@ -655,6 +667,147 @@ impl GatewayError {
             Self::ServiceUnavailable(e) => &mut e.0,
             Self::InternalServerError(e) => &mut e.0,
         }
+    }
+
+    /// Sets the upstream's name (see [`BadGateway::with_upstream`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("a", ProxyError::DnsError).with_upstream("b");
+    /// assert_eq!(err.upstream_name(), Some("b"));
+    /// ```
+    #[must_use]
+    pub fn with_upstream(self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        delegate!(self, with_upstream(name))
+    }
+
+    /// Sets the client-facing details (see [`BadGateway::with_details`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("search", ProxyError::ConnectionRefused)
+    ///     .with_details("Search is restarting.");
+    /// assert_eq!(err.details(), Some("Search is restarting."));
+    /// ```
+    #[must_use]
+    pub fn with_details(self, details: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        delegate!(self, with_details(details))
+    }
+
+    /// Sets the RFC 9209 kind; the status stays (see [`BadGateway::with_kind`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from(BadGateway::new()).with_kind(ProxyError::HttpProtocolError);
+    /// assert_eq!(err.kind(), Some(ProxyError::HttpProtocolError));
+    /// ```
+    #[must_use]
+    pub fn with_kind(self, kind: ProxyError) -> Self {
+        delegate!(self, with_kind(kind))
+    }
+
+    /// Sets the retry hint (see [`BadGateway::with_retry_after`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError, RetryAfter};
+    ///
+    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionLimitReached)
+    ///     .with_retry_after(RetryAfter::from_secs(2));
+    /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(2)));
+    /// ```
+    #[must_use]
+    pub fn with_retry_after(self, retry_after: impl Into<RetryAfter>) -> Self {
+        delegate!(self, with_retry_after(retry_after))
+    }
+
+    /// Keeps `source` as the cause, for logs only (see [`BadGateway::with_source`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("db", ProxyError::DnsError).with_source(std::fmt::Error);
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// ```
+    #[must_use]
+    pub fn with_source(self, source: impl StdError + Send + Sync + 'static) -> Self {
+        delegate!(self, with_source(source))
+    }
+
+    /// Sets the next hop (see [`BadGateway::with_next_hop`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionRefused).with_next_hop("10.0.0.9:5432");
+    /// assert_eq!(err.next_hop(), Some("10.0.0.9:5432"));
+    /// ```
+    #[must_use]
+    pub fn with_next_hop(self, next_hop: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        delegate!(self, with_next_hop(next_hop))
+    }
+
+    /// Sets the status the upstream answered with (see [`BadGateway::with_received_status`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use http::StatusCode;
+    ///
+    /// let err = GatewayError::from(BadGateway::new()).with_received_status(StatusCode::NOT_FOUND);
+    /// assert_eq!(err.received_status(), Some(StatusCode::NOT_FOUND));
+    /// ```
+    #[must_use]
+    pub fn with_received_status(self, status: StatusCode) -> Self {
+        delegate!(self, with_received_status(status))
+    }
+
+    /// Sets the request id shown to the client (see [`BadGateway::with_request_id`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    ///
+    /// let err = GatewayError::from(BadGateway::new()).with_request_id("r-9");
+    /// assert_eq!(err.request_id(), Some("r-9"));
+    /// ```
+    #[must_use]
+    pub fn with_request_id(self, request_id: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        delegate!(self, with_request_id(request_id))
+    }
+
+    /// Keeps the upstream's `Proxy-Status` field (see
+    /// [`BadGateway::with_upstream_proxy_status`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use http::HeaderValue;
+    ///
+    /// let err = GatewayError::from(BadGateway::new())
+    ///     .with_upstream_proxy_status(HeaderValue::from_static("lb; error=dns_timeout"));
+    /// assert!(err.upstream_proxy_status().is_some());
+    /// ```
+    #[must_use]
+    pub fn with_upstream_proxy_status(self, value: HeaderValue) -> Self {
+        delegate!(self, with_upstream_proxy_status(value))
     }
 
     /// The status code: 502, 504, 503 or 500.

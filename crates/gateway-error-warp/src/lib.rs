@@ -1,1 +1,284 @@
-//! The warp 0.4 adapter of gateway-error.
+//! The warp 0.4 adapter of [gateway-error]: renders gateway errors with the
+//! request's context.
+//!
+//! warp hands a rejection to `recover` without the request, so a
+//! `BadGateway` rejected from a handler cannot know the client's `Accept`,
+//! method or request id there. [`handle`] wraps your routes instead: it reads
+//! the request's method and headers, runs the routes, and renders every
+//! gateway error they produce — rejected with `warp::reject::custom(err)` or
+//! returned as a `Reply` — for that request:
+//!
+//! - the body format the client asked for (JSON, problem+json, HTML, text);
+//! - no body for HEAD, with the `Content-Length` GET would have;
+//! - `retryable` from the failure's phase and the request's method;
+//! - `x-request-id` echoed on every response that passes through (a new
+//!   one when the request has no valid id) and shown in error bodies;
+//! - `Proxy-Status` and the rest of the [`Policy`] you set once;
+//! - every other header of a re-rendered reply kept;
+//! - the error logged once through `tracing`, with its source chain.
+//!
+//! Other rejections (404, 405, bad bodies, your own types) are returned
+//! unchanged, for warp or your own `recover` to answer. A rejection carrying
+//! a gateway error never reaches warp's default handler, which would show
+//! the error's `Debug` text to the client.
+//!
+//! This crate is not a proxy or an HTTP client, and it does not map
+//! transport errors to gateway errors: that is the handler's job (see
+//! `GatewayError::from_kind` in the core).
+//!
+//! Most users reach it through the facade: `gateway-error` with the `warp`
+//! feature, as `gateway_error::warp`.
+//!
+//! # Examples
+//!
+//! ```
+//! use gateway_error::{BadGateway, Policy};
+//! use warp::Filter;
+//!
+//! async fn product(id: u32) -> Result<String, warp::Rejection> {
+//!     let _ = id; // call the product service here
+//!     Err(warp::reject::custom(BadGateway::upstream("product-service")))
+//! }
+//!
+//! let routes = warp::path!("products" / u32).and_then(product);
+//! let app = gateway_error::warp::handle(routes, Policy::new().with_proxy_name("bff"));
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let response = warp::test::request()
+//!     .path("/products/7")
+//!     .header("accept", "text/plain")
+//!     .header("x-request-id", "req-1")
+//!     .reply(&app)
+//!     .await;
+//! assert_eq!(response.status(), 502);
+//! assert_eq!(response.headers()["proxy-status"], "bff");
+//! assert_eq!(response.headers()["x-request-id"], "req-1");
+//! assert!(response.body().starts_with(b"502 Bad Gateway\n"));
+//! # });
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Serving it is plain warp:
+//!
+//! ```no_run
+//! # use gateway_error::{BadGateway, Policy};
+//! # use warp::Filter;
+//! # async fn run() {
+//! # let routes = warp::path!("products" / u32).map(|_| "ok");
+//! let app = gateway_error::warp::handle(routes, Policy::new());
+//! warp::serve(app).run(([127, 0, 0, 1], 3002)).await;
+//! # }
+//! ```
+//!
+//! [gateway-error]: https://docs.rs/gateway-error
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::future::ready;
+use std::sync::Arc;
+
+use gateway_error_core::{
+    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
+    ServiceUnavailable, X_REQUEST_ID, generate_request_id, log, render, rerender,
+};
+use http::{HeaderMap, HeaderValue, Method};
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+/// Wraps `routes` so that the gateway errors they produce are rendered for
+/// the request, with `policy`.
+///
+/// The filter reads the request's method and headers, then runs `routes`:
+///
+/// - a reply whose extensions hold a [`GatewayError`] (a handler returned
+///   `BadGateway` and friends as a `Reply`) is rendered again, keeping its
+///   other headers and extensions;
+/// - a rejection carrying one of the error types is rendered;
+/// - any other reply passes through, and any other rejection is returned
+///   unchanged, so warp's own 404/405 handling (or your `recover`) applies.
+///
+/// Every reply that comes out gets an `x-request-id` header, unless the
+/// handler set one (rejections returned to warp are answered without it): the request's own when it is valid (non-empty, at most
+/// 128 bytes, visible ASCII), a new one from [`generate_request_id`]
+/// otherwise. Error bodies show the same id. Each error is logged once with
+/// [`log`].
+///
+/// `routes` must reject with [`Rejection`] (all routes built from warp's
+/// path, method and body filters do).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::{GatewayTimeout, Policy, ProxyError};
+/// use warp::Filter;
+///
+/// // A handler may also return the error as its reply.
+/// let routes = warp::path("prices").map(|| {
+///     GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout)
+/// });
+/// let app = gateway_error::warp::handle(routes, Policy::new());
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let get = warp::test::request().path("/prices").reply(&app).await;
+/// assert_eq!(get.status(), 504);
+/// assert!(std::str::from_utf8(get.body())?.contains(r#""retryable":true"#));
+///
+/// let post = warp::test::request().method("POST").path("/prices").reply(&app).await;
+/// assert!(std::str::from_utf8(post.body())?.contains(r#""retryable":false"#));
+///
+/// let missing = warp::test::request().path("/nope").reply(&app).await;
+/// assert_eq!(missing.status(), 404);
+/// # Ok::<(), std::str::Utf8Error>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn handle<F, T>(
+    routes: F,
+    policy: Policy,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+where
+    F: Filter<Extract = (T,), Error = Rejection> + Clone + Send + Sync + 'static,
+    T: Reply,
+{
+    let policy = Arc::new(policy);
+    let routes = routes
+        .map(|reply: T| Ok(reply.into_response()))
+        .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
+    warp::method()
+        .and(warp::header::headers_cloned())
+        .and(routes)
+        .and_then(move |method: Method, headers: HeaderMap, outcome| {
+            ready(respond(&policy, &method, &headers, outcome))
+        })
+}
+
+/// A handler for warp's [`recover`](warp::Filter::recover) that renders
+/// rejections carrying a gateway error, for routes you cannot wrap with
+/// [`handle`].
+///
+/// It sees only the rejection, so it renders for the default context: JSON
+/// whatever the client accepts, no `retryable` unless the failure's phase
+/// decides it, no request id, no `Proxy-Status`, and a body even for HEAD
+/// (hyper drops it on the wire). Replies carrying an error keep their
+/// default JSON rendering. Prefer [`handle`].
+///
+/// # Errors
+///
+/// Returns `rejection` unchanged when it carries no gateway error, so that
+/// warp (or the next `recover`) answers it.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::ServiceUnavailable;
+/// use warp::Filter;
+///
+/// let routes = warp::path("search")
+///     .and_then(|| async { Err::<String, _>(warp::reject::custom(ServiceUnavailable::upstream("search"))) })
+///     .recover(gateway_error::warp::recover);
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let response = warp::test::request().path("/search").reply(&routes).await;
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
+    match find(&rejection) {
+        Some(error) => {
+            log(&error, None);
+            Ok(with_error(
+                render(&error, &RenderContext::new()).into_response(),
+                error,
+            ))
+        }
+        None => Err(rejection),
+    }
+}
+
+/// Renders what `routes` produced for the request.
+fn respond(
+    policy: &Policy,
+    method: &Method,
+    headers: &HeaderMap,
+    outcome: Result<Response, Rejection>,
+) -> Result<Response, Rejection> {
+    // The error, and the parts of the reply that carried it, if one did.
+    let (error, reply) = match outcome {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            match parts.extensions.remove::<GatewayError>() {
+                Some(error) => (error, Some(parts)),
+                None => {
+                    let mut response = Response::from_parts(parts, body);
+                    set_request_id(&mut response, request_id(headers));
+                    return Ok(response);
+                }
+            }
+        }
+        Err(rejection) => match find(&rejection) {
+            Some(error) => (error, None),
+            None => return Err(rejection),
+        },
+    };
+
+    let id = request_id(headers);
+    let ctx = RenderContext::from_request(method, headers)
+        .with_policy(policy)
+        .with_request_id(id.to_str().unwrap_or_default());
+    log(&error, ctx.request_id());
+    let mut response = match reply {
+        Some(parts) => {
+            let mut response = rerender(&error, &ctx, parts.headers).into_response();
+            *response.extensions_mut() = parts.extensions;
+            response
+        }
+        None => render(&error, &ctx).into_response(),
+    };
+    set_request_id(&mut response, id);
+    Ok(with_error(response, error))
+}
+
+/// Echoes the request id, unless the handler set one.
+fn set_request_id(response: &mut Response, id: HeaderValue) {
+    response.headers_mut().entry(&X_REQUEST_ID).or_insert(id);
+}
+
+/// The request's id when it has a valid one, a new one otherwise.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get(&X_REQUEST_ID)
+        .filter(|id| {
+            id.to_str().is_ok_and(|id| {
+                RenderContext::new()
+                    .with_request_id(id)
+                    .request_id()
+                    .is_some()
+            })
+        })
+        .cloned()
+        .unwrap_or_else(generate_request_id)
+}
+
+/// The gateway error a rejection carries, if any.
+fn find(rejection: &Rejection) -> Option<GatewayError> {
+    fn one<T: Clone + Into<GatewayError> + 'static>(rejection: &Rejection) -> Option<GatewayError> {
+        rejection.find::<T>().cloned().map(Into::into)
+    }
+    one::<GatewayError>(rejection)
+        .or_else(|| one::<BadGateway>(rejection))
+        .or_else(|| one::<GatewayTimeout>(rejection))
+        .or_else(|| one::<ServiceUnavailable>(rejection))
+        .or_else(|| one::<InternalServerError>(rejection))
+}
+
+/// Keeps `error` in the response's extensions, as the core's `Reply` does.
+fn with_error(mut response: Response, error: GatewayError) -> Response {
+    response.extensions_mut().insert(error);
+    response
+}
+
+/// The crate README, compiled so that its example cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,80 +1,165 @@
-//! The gateway-error demo: what a client receives for each gateway failure,
-//! in each format it may ask for.
+//! The gateway-error demo: a live gateway in front of misbehaving upstreams.
 //!
 //! ```sh
-//! cargo run -p gateway-demo
+//! cargo run -p gateway-demo                                # run every scenario, print a table, exit
+//! cargo run -p gateway-demo -- --serve 127.0.0.1:8080      # keep serving, for curl and a browser
 //! ```
+//!
+//! Everything runs in this process, on loopback only: ten fake upstreams
+//! (real TCP servers that refuse, reset, hang, send garbage...) and an axum
+//! gateway in front of them that answers `GET` and `POST /upstream/{scenario}`
+//! with the right 502, 503 or 504, through gateway-error.
 
-use std::io::{self, Write};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use gateway_error::{
-    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, ProxyError,
-    RenderContext, ServiceUnavailable, render,
-};
-use http::{HeaderMap, HeaderValue, Method};
+use gateway_demo::gateway;
+use gateway_demo::upstreams::{Scenario, Upstreams};
+use http::Method;
+use tokio::net::TcpListener;
 
-fn main() -> io::Result<()> {
-    let policy = Policy::new()
-        .with_proxy_name("gateway-demo")
-        .with_upstream_names(true);
-    let errors: [(&str, GatewayError); 4] = [
-        (
-            "refused connection",
-            BadGateway::upstream("product-service")
-                .with_kind(ProxyError::ConnectionRefused)
-                .with_source(io::Error::from(io::ErrorKind::ConnectionRefused))
-                .into(),
-        ),
-        (
-            "read timeout",
-            GatewayTimeout::upstream("pricing-service")
-                .with_kind(ProxyError::HttpResponseTimeout)
-                .into(),
-        ),
-        (
-            "maintenance",
-            ServiceUnavailable::upstream("search-service")
-                .with_kind(ProxyError::DestinationUnavailable)
-                .with_retry_after(Duration::from_secs(120))
-                .into(),
-        ),
-        (
-            "bad configuration",
-            InternalServerError::new()
-                .with_kind(ProxyError::ProxyConfigurationError)
-                .into(),
-        ),
-    ];
-    let accepts = [
-        "application/json",
-        "application/problem+json",
-        "text/html",
-        "text/plain",
-    ];
+const ACCEPTS: [(&str, Method); 3] = [
+    ("application/json", Method::GET),
+    ("application/json", Method::POST),
+    ("text/html", Method::GET),
+];
 
-    let mut out = io::stdout().lock();
-    for (what, err) in &errors {
-        for (i, accept) in accepts.iter().enumerate() {
-            let mut headers = HeaderMap::new();
-            headers.insert(http::header::ACCEPT, HeaderValue::from_static(accept));
-            headers.insert("x-request-id", HeaderValue::from_static("demo-1"));
-            let method = if i % 2 == 0 {
-                Method::GET
-            } else {
-                Method::POST
-            };
-            let ctx = RenderContext::from_request(&method, &headers).with_policy(&policy);
-            let response = render(err, &ctx);
-            writeln!(out, "=== {what}: {method} with Accept: {accept}")?;
-            writeln!(out, "HTTP/1.1 {}", response.status())?;
-            for (name, value) in response.headers() {
-                writeln!(out, "{name}: {}", String::from_utf8_lossy(value.as_bytes()))?;
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let serve = match args.as_slice() {
+        [] => None,
+        [flag, addr] if flag == "--serve" => match addr.parse::<SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() => Some(addr),
+            Ok(addr) => {
+                eprintln!("gateway-demo: {addr} is not a loopback address; use 127.0.0.1 or [::1]");
+                return ExitCode::FAILURE;
             }
-            writeln!(out)?;
-            out.write_all(response.body())?;
-            writeln!(out)?;
+            Err(e) => {
+                eprintln!("gateway-demo: invalid address {addr:?}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => {
+            eprintln!("usage: gateway-demo [--serve 127.0.0.1:PORT]");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(serve).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gateway-demo: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+async fn run(serve: Option<SocketAddr>) -> Result<(), Box<dyn std::error::Error>> {
+    let upstreams = Upstreams::start().await?;
+    let listener =
+        TcpListener::bind(serve.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))).await?;
+    let addr = listener.local_addr()?;
+    let app = gateway::router(upstreams, gateway::client()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    if serve.is_some() {
+        println!("gateway-demo serving on http://{addr} (Ctrl-C to stop)");
+        for scenario in Scenario::ALL {
+            println!("  curl -i http://{addr}/upstream/{}", scenario.name());
+        }
+        println!("  curl -i -X POST http://{addr}/upstream/hang");
+        println!(
+            "  curl -i -H 'accept: application/problem+json' http://{addr}/upstream/unavailable"
+        );
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
+
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()?;
+    let mut calls = tokio::task::JoinSet::new();
+    for (i, scenario) in Scenario::ALL.into_iter().enumerate() {
+        for (j, (accept, method)) in ACCEPTS.iter().enumerate() {
+            let request = client
+                .request(
+                    method.clone(),
+                    format!("http://{addr}/upstream/{}", scenario.name()),
+                )
+                .header("accept", *accept)
+                .header("x-request-id", format!("demo-{i}-{j}"));
+            let what = (i, j, scenario, *accept, method.clone());
+            calls.spawn(async move { (what, request.send().await) });
+        }
+    }
+    let mut rows = Vec::new();
+    while let Some(done) = calls.join_next().await {
+        let ((i, j, scenario, accept, method), result) = done?;
+        let response = result?;
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_else(|| "-".into())
+        };
+        let (proxy_status, retry_after) = (header("proxy-status"), header("retry-after"));
+        let body = response.text().await?;
+        rows.push((
+            (i, j),
+            scenario,
+            method,
+            accept,
+            status,
+            proxy_status,
+            retry_after,
+            body,
+        ));
+    }
+    rows.sort_by_key(|row| row.0);
+
+    println!(
+        "{:<13} {:<6} {:<17} {:<3} {:<68} {:<8} body",
+        "scenario", "method", "accept", "st", "proxy-status", "retry"
+    );
+    for (_, scenario, method, accept, status, proxy_status, retry_after, body) in &rows {
+        println!(
+            "{:<13} {:<6} {:<17} {:<3} {:<68} {:<8} {}",
+            scenario.name(),
+            method.as_str(),
+            accept,
+            status.as_u16(),
+            proxy_status,
+            retry_after,
+            excerpt(body)
+        );
+    }
+    println!(
+        "\n{} requests through the gateway in {:.1} s; every failure above is an upstream's, \
+         answered by gateway-error.",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    server.abort();
     Ok(())
+}
+
+/// The part of a body worth a table cell: JSON members after the message,
+/// or the HTML page's paragraph.
+fn excerpt(body: &str) -> String {
+    let interesting = body
+        .find("\"kind\"")
+        .or_else(|| body.find("\"details\""))
+        .or_else(|| body.find("<p>"))
+        .map_or(body, |at| &body[at..]);
+    let flat: String = interesting
+        .chars()
+        .filter(|c| *c != '\n')
+        .take(90)
+        .collect();
+    flat
 }

@@ -1,1 +1,84 @@
+//! warp 0.4: `Reject` and `Reply` for the error types.
+//!
+//! `Reject` lets a handler reject with `warp::reject::custom(err)`; `Reply`
+//! lets it return the error as its reply, rendered for the default context
+//! (JSON) with the error kept in the response's extensions.
+//! `gateway-error-warp` renders both for the request: its `Accept`, method
+//! and request id.
 
+use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
+
+macro_rules! warp_impls {
+    ($($ty:ty),*) => {$(
+        #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
+        impl warp::reject::Reject for $ty {}
+
+        #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
+        impl warp::Reply for $ty {
+            fn into_response(self) -> warp::reply::Response {
+                warp::Reply::into_response(super::default_response(self.into()))
+            }
+        }
+    )*};
+}
+
+warp_impls!(
+    BadGateway,
+    GatewayTimeout,
+    ServiceUnavailable,
+    InternalServerError,
+    GatewayError
+);
+
+#[cfg(test)]
+mod tests {
+    use warp::Reply as _;
+
+    use crate::{
+        BadGateway, GatewayError, GatewayTimeout, InternalServerError, RenderContext,
+        ServiceUnavailable, render,
+    };
+
+    #[test]
+    fn replies_are_the_default_rendering_with_the_error_kept() {
+        let cases: [(warp::reply::Response, GatewayError); 5] = [
+            (
+                BadGateway::upstream("a").into_response(),
+                BadGateway::upstream("a").into(),
+            ),
+            (
+                GatewayTimeout::new().into_response(),
+                GatewayTimeout::new().into(),
+            ),
+            (
+                ServiceUnavailable::new().into_response(),
+                ServiceUnavailable::new().into(),
+            ),
+            (
+                InternalServerError::new().into_response(),
+                InternalServerError::new().into(),
+            ),
+            (
+                GatewayError::from(BadGateway::new()).into_response(),
+                BadGateway::new().into(),
+            ),
+        ];
+        for (response, error) in cases {
+            let expected = render(&error, &RenderContext::new());
+            assert_eq!(response.status(), expected.status());
+            assert_eq!(response.headers(), expected.headers());
+            let kept = response.extensions().get::<GatewayError>();
+            assert_eq!(kept.map(GatewayError::status), Some(error.status()));
+        }
+    }
+
+    #[test]
+    fn rejections_carry_the_error() {
+        let rejection = warp::reject::custom(BadGateway::upstream("product-service"));
+        let found = rejection
+            .find::<BadGateway>()
+            .map(BadGateway::upstream_name);
+        assert_eq!(found, Some(Some("product-service")));
+        assert!(rejection.find::<GatewayError>().is_none());
+    }
+}

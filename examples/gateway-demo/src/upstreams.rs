@@ -1,0 +1,214 @@
+//! Fake upstreams: real TCP servers on 127.0.0.1, each misbehaving one way.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// How an upstream misbehaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scenario {
+    /// Answers 200 with a small JSON product.
+    Ok,
+    /// Nothing listens on its port.
+    Refused,
+    /// Accepts, reads the request, then resets the connection.
+    Reset,
+    /// Accepts, reads the request, and never answers.
+    Hang,
+    /// Answers with bytes that are not HTTP.
+    Garbage,
+    /// Announces a longer body than it sends, then closes.
+    Truncated,
+    /// Sends a response header section of 1 MiB.
+    HugeHeaders,
+    /// Sends its response head one byte every 100 ms.
+    SlowHeaders,
+    /// Answers 503 with `Retry-After: 120`.
+    Unavailable,
+    /// Is itself a proxy: answers 502 with its own `Proxy-Status`.
+    Upstream502,
+}
+
+impl Scenario {
+    /// Every scenario, in the order the demo shows them.
+    pub const ALL: [Self; 10] = [
+        Self::Ok,
+        Self::Refused,
+        Self::Reset,
+        Self::Hang,
+        Self::Garbage,
+        Self::Truncated,
+        Self::HugeHeaders,
+        Self::SlowHeaders,
+        Self::Unavailable,
+        Self::Upstream502,
+    ];
+
+    /// The scenario's path segment: `ok`, `refused`, `huge-headers`...
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Reset => "reset",
+            Self::Hang => "hang",
+            Self::Garbage => "garbage",
+            Self::Truncated => "truncated",
+            Self::HugeHeaders => "huge-headers",
+            Self::SlowHeaders => "slow-headers",
+            Self::Unavailable => "unavailable",
+            Self::Upstream502 => "upstream-502",
+        }
+    }
+
+    /// The scenario named `name`, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// The running upstreams: one address per scenario. Dropping it stops them.
+#[derive(Debug)]
+pub struct Upstreams {
+    addrs: BTreeMap<Scenario, SocketAddr>,
+    _tasks: JoinSet<()>,
+}
+
+impl Upstreams {
+    /// Starts every scenario's server on `127.0.0.1`, each on its own port.
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub async fn start() -> io::Result<Self> {
+        let mut addrs = BTreeMap::new();
+        let mut tasks = JoinSet::new();
+        for scenario in Scenario::ALL {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            addrs.insert(scenario, listener.local_addr()?);
+            if scenario == Scenario::Refused {
+                // Bound and closed at once: the port refuses connections.
+                drop(listener);
+                continue;
+            }
+            tasks.spawn(serve(listener, scenario));
+        }
+        Ok(Self {
+            addrs,
+            _tasks: tasks,
+        })
+    }
+
+    /// The address of `scenario`'s server.
+    #[must_use]
+    pub fn addr(&self, scenario: Scenario) -> SocketAddr {
+        self.addrs[&scenario]
+    }
+}
+
+async fn serve(listener: TcpListener, scenario: Scenario) {
+    let mut connections = JoinSet::new();
+    while let Ok((stream, _)) = listener.accept().await {
+        // Reap finished connections so the set stays small.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
+            // Each connection is bounded in time, whatever the client does.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), misbehave(stream, scenario)).await;
+        });
+    }
+}
+
+/// Reads one request head (up to 64 KiB), so the failure happens after the
+/// request was sent, as it would in production.
+async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        let n = stream.read(&mut buf[len..]).await?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> {
+    read_head(&mut stream).await?;
+    match scenario {
+        Scenario::Ok => {
+            let body = br#"{"id":42,"name":"Teapot","price":"19.99"}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+        }
+        Scenario::Refused => {}
+        Scenario::Reset => {
+            // A zero linger turns the close into a TCP RST.
+            stream.set_zero_linger()?;
+            drop(stream);
+            return Ok(());
+        }
+        Scenario::Hang => {
+            // Hold the connection open until the client gives up.
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+        }
+        Scenario::Garbage => {
+            stream
+                .write_all(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01\x02 not http\r\n\r\n")
+                .await?;
+        }
+        Scenario::Truncated => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\":4")
+                .await?;
+        }
+        Scenario::HugeHeaders => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\n").await?;
+            let line = format!("x-filler: {}\r\n", "a".repeat(1000));
+            for _ in 0..1024 {
+                stream.write_all(line.as_bytes()).await?;
+            }
+            stream.write_all(b"content-length: 0\r\n\r\n").await?;
+        }
+        Scenario::SlowHeaders => {
+            for &byte in b"HTTP/1.1 200 OK\r\nx-slow: one byte at a time\r\n\r\n" {
+                stream.write_all(&[byte]).await?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Scenario::Unavailable => {
+            let body = b"maintenance";
+            let head = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+        }
+        Scenario::Upstream502 => {
+            let body = b"upstream of the upstream refused";
+            let head = format!(
+                "HTTP/1.1 502 Bad Gateway\r\nproxy-status: inner-proxy; error=connection_refused\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+        }
+    }
+    stream.shutdown().await
+}
