@@ -1,1 +1,169 @@
-//! The actix-web 4 adapter of gateway-error.
+//! The actix-web 4 adapter of [`gateway-error`]: middleware that renders
+//! gateway errors with the request's context.
+//!
+//! With the `actix-web` feature, the error types ([`BadGateway`],
+//! [`GatewayTimeout`], [`ServiceUnavailable`], [`InternalServerError`] and
+//! [`GatewayError`]) implement actix-web's `ResponseError` and `Responder`,
+//! so handlers return them; but those impls cannot see the request, so they
+//! answer JSON for an unknown method, with the default policy. Wrap the app
+//! in [`GatewayErrors`] and every such response is rendered again for its
+//! request:
+//!
+//! - the format the client's `Accept` asks for (JSON, `application/problem+json`,
+//!   HTML, text), and no body for HEAD;
+//! - `retryable` from the failure's phase and the request's method;
+//! - the request id: the request's valid `x-request-id`, or a new one that
+//!   handlers see in the request's headers; every response echoes it;
+//! - the [`Policy`]: `Proxy-Status` when it names this gateway, upstream
+//!   names shown or hidden, problem type URIs;
+//! - one `tracing` event per error, with its source chain and the request id.
+//!
+//! Every other header of the response is kept, and the error stays in its
+//! extensions. Other responses pass through untouched but for `x-request-id`;
+//! other errors that a middleware inside returns as `Err` pass through as
+//! they are.
+//!
+//! For HEAD, the response has GET's `Content-Length` and no body. (actix-web's
+//! `web::get()` routes do not answer HEAD; for a route that does, use
+//! `web::route().guard(guard::Any(guard::Get()).or(guard::Head()))`.)
+//!
+//! It is not an HTTP client, a retry layer or a proxy: it answers for the
+//! failures your handlers report.
+//!
+//! Most users get it as `gateway_error::actix` from the `gateway-error`
+//! facade with its `actix-web` feature.
+//!
+//! # Examples
+//!
+//! ```
+//! use actix_web::{App, test, web};
+//! use gateway_error::actix::GatewayErrors;
+//! use gateway_error::{BadGateway, Policy};
+//!
+//! async fn product() -> Result<String, BadGateway> {
+//!     Err(BadGateway::upstream("product-service"))
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let policy = Policy::new().with_proxy_name("bff");
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(GatewayErrors::new(policy))
+//!         .route("/product", web::get().to(product)),
+//! )
+//! .await;
+//! let req = test::TestRequest::get()
+//!     .uri("/product")
+//!     .insert_header(("accept", "text/plain"))
+//!     .insert_header(("x-request-id", "req-1"))
+//!     .to_request();
+//! let res = test::call_service(&app, req).await;
+//! let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
+//! assert_eq!(res.status(), 502);
+//! assert_eq!(header("proxy-status"), Some("bff"));
+//! assert_eq!(header("x-request-id"), Some("req-1"));
+//! assert_eq!(
+//!     test::read_body(res).await,
+//!     "502 Bad Gateway\n\
+//!      The server received an invalid response from the upstream server while trying to fulfill the request.\n\
+//!      Request ID: req-1\n"
+//! );
+//! # });
+//! ```
+//!
+//! [`gateway-error`]: https://docs.rs/gateway-error
+//! [`BadGateway`]: gateway_error_core::BadGateway
+//! [`GatewayTimeout`]: gateway_error_core::GatewayTimeout
+//! [`ServiceUnavailable`]: gateway_error_core::ServiceUnavailable
+//! [`InternalServerError`]: gateway_error_core::InternalServerError
+//! [`GatewayError`]: gateway_error_core::GatewayError
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The crate README, compiled so that its example cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+mod convert;
+mod service;
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::Error;
+use actix_web::body::EitherBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use gateway_error_core::Policy;
+
+use crate::service::GatewayErrorsService;
+
+/// Middleware that renders gateway errors for their request, with a
+/// [`Policy`] (see the [crate docs](crate)).
+///
+/// Wrap it outside the middleware whose responses it should see: in
+/// actix-web the last `wrap` is the outermost. A gateway error that a
+/// middleware inside returns as `Err` is rendered too, in an
+/// `InternalError` that carries the rendered response.
+///
+/// # Examples
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use gateway_error::actix::GatewayErrors;
+/// use gateway_error::{GatewayTimeout, Policy};
+///
+/// async fn prices() -> Result<HttpResponse, GatewayTimeout> {
+///     Err(GatewayTimeout::upstream("pricing"))
+/// }
+///
+/// let app = App::new()
+///     .wrap(GatewayErrors::new(Policy::new().with_proxy_name("bff")))
+///     .route("/prices", web::get().to(prices));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct GatewayErrors {
+    policy: Arc<Policy>,
+}
+
+impl GatewayErrors {
+    /// Middleware rendering with `policy`. [`Default`] uses the default
+    /// policy: no `Proxy-Status`, upstream names hidden.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::actix::GatewayErrors;
+    /// use gateway_error::Policy;
+    ///
+    /// let policy = Policy::new()
+    ///     .with_proxy_name("edge")
+    ///     .with_problem_type_base("https://errors.example.com/");
+    /// let middleware = GatewayErrors::new(policy);
+    /// # let _ = middleware;
+    /// ```
+    #[must_use]
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for GatewayErrors
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = GatewayErrorsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        // One copy per worker: requests then count references without
+        // sharing a cache line across threads.
+        let policy = Rc::new(Policy::clone(&self.policy));
+        ready(Ok(GatewayErrorsService::new(service, policy)))
+    }
+}

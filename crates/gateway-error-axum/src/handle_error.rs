@@ -1,22 +1,19 @@
 //! Inner-service failures (timeouts, refused connections) as gateway errors.
 
 use std::error::Error;
-use std::io;
 use std::sync::Arc;
 
 use axum_core::BoxError;
-use gateway_error_core::{BadGateway, GatewayError, GatewayTimeout, ProxyError};
+use gateway_error_core::{GatewayError, GatewayTimeout, ProxyError};
 
 /// Turns the failure of a fallible inner service into a gateway error, for
 /// axum's `HandleErrorLayer`.
 ///
-/// The error's source chain decides:
-///
-/// | cause in the chain | response |
-/// |---|---|
-/// | `tower::timeout::error::Elapsed`, `tokio::time::error::Elapsed` | 504, kind `http_response_timeout` |
-/// | `std::io::Error` of kind `ConnectionRefused` | 502, kind `connection_refused` |
-/// | anything else | 502, no kind |
+/// The error's source chain decides: `tower::timeout::error::Elapsed` gives
+/// a 504 with kind `http_response_timeout`, and everything else goes to the
+/// core's classifier, [`GatewayError::from_error`] (tokio's `Elapsed`: 504;
+/// a refused connection: 502 `connection_refused`; a reset: 502
+/// `connection_terminated`; ...; anything unknown: a plain 502).
 ///
 /// The error is kept as the response's source, for logs; no byte of it
 /// reaches the client. So a `TimeoutLayer` around a slow upstream call gives
@@ -49,34 +46,25 @@ pub async fn handle_error(error: BoxError) -> GatewayError {
 /// Until the core has a failure classifier: the first cause in the chain
 /// that names a kind decides the status.
 fn classify(error: BoxError) -> GatewayError {
-    let kind = std::iter::successors(Some(&*error as &(dyn Error + 'static)), |&e| e.source())
-        .find_map(kind_of);
-    let source = Arc::from(error);
-    match kind {
-        Some(kind @ ProxyError::HttpResponseTimeout) => GatewayTimeout::new()
-            .with_kind(kind)
-            .with_shared_source(source)
-            .into(),
-        Some(kind) => BadGateway::new()
-            .with_kind(kind)
-            .with_shared_source(source)
-            .into(),
-        None => BadGateway::new().with_shared_source(source).into(),
+    // tower's timeout is the one cause the core's classifier cannot see.
+    let chain = std::iter::successors(Some(&*error as &(dyn Error + 'static)), |&e| e.source());
+    if chain
+        .into_iter()
+        .any(|cause| cause.is::<tower::timeout::error::Elapsed>())
+    {
+        return GatewayTimeout::new()
+            .with_kind(ProxyError::HttpResponseTimeout)
+            .with_shared_source(Arc::from(error))
+            .into();
     }
-}
-
-fn kind_of(cause: &(dyn Error + 'static)) -> Option<ProxyError> {
-    if cause.is::<tower::timeout::error::Elapsed>() || cause.is::<tokio::time::error::Elapsed>() {
-        return Some(ProxyError::HttpResponseTimeout);
-    }
-    let io = cause.downcast_ref::<io::Error>()?;
-    (io.kind() == io::ErrorKind::ConnectionRefused).then_some(ProxyError::ConnectionRefused)
+    GatewayError::from_error(error)
 }
 
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;
     use std::fmt;
+    use std::io;
 
     use super::*;
 
@@ -119,7 +107,7 @@ mod tests {
             (
                 io::Error::from(io::ErrorKind::ConnectionReset).into(),
                 502,
-                None,
+                Some(ProxyError::ConnectionTerminated),
             ),
             ("secret detail".into(), 502, None),
         ];

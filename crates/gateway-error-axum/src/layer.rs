@@ -10,7 +10,8 @@ use axum_core::BoxError;
 use axum_core::body::Body;
 use bytes::Bytes;
 use gateway_error_core::{
-    Format, GatewayError, Policy, RenderContext, X_REQUEST_ID, generate_request_id, log, rerender,
+    Format, GatewayError, Policy, RenderContext, X_REQUEST_ID, generate_request_id,
+    is_valid_request_id, log, rerender,
 };
 use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
@@ -229,14 +230,7 @@ impl RequestParts {
 
 /// The request's valid `x-request-id`, or a new one put in its place.
 fn request_id(headers: &mut HeaderMap) -> HeaderValue {
-    let valid = |id: &&HeaderValue| {
-        id.to_str().is_ok_and(|id| {
-            RenderContext::new()
-                .with_request_id(id)
-                .request_id()
-                .is_some()
-        })
-    };
+    let valid = |id: &&HeaderValue| id.to_str().is_ok_and(is_valid_request_id);
     if let Some(id) = headers.get(&X_REQUEST_ID).filter(valid) {
         return id.clone();
     }

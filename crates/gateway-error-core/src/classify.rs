@@ -253,18 +253,38 @@ impl GatewayError {
     /// assert_eq!((err.status().as_u16(), err.kind()), (502, None));
     /// ```
     #[must_use]
-    pub fn from_upstream_error<E>(upstream: impl Into<Cow<'static, str>>, error: E) -> Self
-    where
-        E: StdError + Send + Sync + 'static,
-    {
-        let facts = Facts::gather(&error);
+    pub fn from_upstream_error(
+        upstream: impl Into<Cow<'static, str>>,
+        error: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::from_error(error).with_upstream(upstream)
+    }
+
+    /// [`from_upstream_error`](Self::from_upstream_error) for when the
+    /// upstream has no name worth keeping; takes boxed errors, such as
+    /// tower's `BoxError`, as they are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{GatewayError, ProxyError};
+    ///
+    /// let boxed: Box<dyn std::error::Error + Send + Sync> =
+    ///     Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+    /// let err = GatewayError::from_error(boxed);
+    /// assert_eq!(err.kind(), Some(ProxyError::ConnectionTerminated));
+    /// assert_eq!(err.upstream_name(), None);
+    /// ```
+    #[must_use]
+    pub fn from_error(error: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        let error: Box<dyn StdError + Send + Sync + 'static> = error.into();
+        let facts = Facts::gather(&*error);
         let kind = facts.kind();
         let status = kind.map_or(StatusCode::BAD_GATEWAY, ProxyError::recommended_status);
         let inner = Inner {
-            upstream: Some(text::clean(upstream.into(), MAX_NAME_LEN)),
             kind,
             received_status: facts.received_status,
-            source: Some(std::sync::Arc::new(error)),
+            source: Some(std::sync::Arc::from(error)),
             ..Inner::default()
         };
         Self::for_status(status, inner)

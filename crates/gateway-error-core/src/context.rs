@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 
 use http::header::ACCEPT;
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::negotiate::Format;
-use crate::text::{self, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};
+use crate::request_id::is_valid_request_id;
+use crate::text::{self, MAX_NAME_LEN};
 
 /// The request id header adapters read and echo.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -253,22 +254,37 @@ impl<'a> RenderContext<'a> {
     /// assert_eq!(ctx.format(), Format::ProblemJson);
     /// ```
     #[must_use]
-    pub fn with_accept(mut self, headers: &HeaderMap) -> Self {
-        let mut fields = headers.get_all(ACCEPT).iter();
-        self.format = match (fields.next(), fields.next()) {
+    pub fn with_accept(self, headers: &HeaderMap) -> Self {
+        self.with_accept_values(headers.get_all(ACCEPT))
+    }
+
+    /// Negotiates the format from `Accept` field values an adapter captured
+    /// from the request, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{Format, RenderContext};
+    /// use http::HeaderValue;
+    ///
+    /// let accept = [HeaderValue::from_static("text/html")];
+    /// assert_eq!(RenderContext::new().with_accept_values(&accept).format(), Format::Html);
+    /// ```
+    #[must_use]
+    pub fn with_accept_values<'v>(
+        mut self,
+        values: impl IntoIterator<Item = &'v HeaderValue>,
+    ) -> Self {
+        let mut values = values.into_iter();
+        self.format = match (values.next(), values.next()) {
             (None, _) => Format::Json,
             (Some(one), None) => Format::negotiate_bytes(one.as_bytes()),
-            (Some(_), Some(_)) => {
-                let joined = headers
-                    .get_all(ACCEPT)
-                    .iter()
-                    .fold(Vec::new(), |mut all, v| {
-                        if !all.is_empty() {
-                            all.push(b',');
-                        }
-                        all.extend_from_slice(v.as_bytes());
-                        all
-                    });
+            (Some(first), Some(second)) => {
+                let mut joined = first.as_bytes().to_vec();
+                for value in std::iter::once(second).chain(values) {
+                    joined.push(b',');
+                    joined.extend_from_slice(value.as_bytes());
+                }
                 Format::negotiate_bytes(&joined)
             }
         };
@@ -321,10 +337,7 @@ impl<'a> RenderContext<'a> {
     /// ```
     #[must_use]
     pub fn with_request_id(mut self, id: &'a str) -> Self {
-        let valid = !id.is_empty()
-            && id.len() <= MAX_REQUEST_ID_LEN
-            && id.bytes().all(|b| b.is_ascii_graphic());
-        self.request_id = valid.then_some(id);
+        self.request_id = is_valid_request_id(id).then_some(id);
         self
     }
 

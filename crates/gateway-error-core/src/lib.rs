@@ -58,6 +58,6 @@ pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 pub use registry::{Phase, ProxyError};
 pub use render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, render, rerender};
-pub use request_id::generate_request_id;
+pub use request_id::{generate_request_id, is_valid_request_id};
 pub use retry_after::{ParseRetryAfterError, ParseRetryAfterErrorKind, RetryAfter};
 pub use text::{MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};

@@ -41,6 +41,26 @@ pub fn generate_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
+/// Whether `id` is a request id worth echoing: non-empty, at most
+/// [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes, visible ASCII.
+/// Adapters replace any other with [`generate_request_id`].
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::is_valid_request_id;
+///
+/// assert!(is_valid_request_id("req-42"));
+/// assert!(!is_valid_request_id(""));
+/// assert!(!is_valid_request_id("two words"));
+/// ```
+#[must_use]
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= crate::MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,8 @@ use std::sync::Arc;
 
 use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
-    ServiceUnavailable, X_REQUEST_ID, generate_request_id, log, render, rerender,
+    ServiceUnavailable, X_REQUEST_ID, generate_request_id, is_valid_request_id, log, render,
+    rerender,
 };
 use http::{HeaderMap, HeaderValue, Method};
 use warp::reply::Response;
@@ -248,14 +249,7 @@ fn set_request_id(response: &mut Response, id: HeaderValue) {
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(&X_REQUEST_ID)
-        .filter(|id| {
-            id.to_str().is_ok_and(|id| {
-                RenderContext::new()
-                    .with_request_id(id)
-                    .request_id()
-                    .is_some()
-            })
-        })
+        .filter(|id| id.to_str().is_ok_and(is_valid_request_id))
         .cloned()
         .unwrap_or_else(generate_request_id)
 }
