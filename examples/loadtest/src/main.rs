@@ -1,0 +1,2 @@
+//! Load and soak harness (placeholder).
+fn main() {}
