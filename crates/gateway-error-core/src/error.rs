@@ -86,6 +86,14 @@ macro_rules! error_type {
 
         impl $name {
             /// This type's status code.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("assert!(", stringify!($name), "::STATUS.is_server_error());")]
+            /// ```
             pub const STATUS: StatusCode = StatusCode::$status;
 
             #[doc = concat!("A `", stringify!($name), "` with nothing known about the failure yet.")]

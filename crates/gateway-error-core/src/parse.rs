@@ -14,6 +14,19 @@ use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
 
 /// The largest body [`parse`] reads as JSON.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{parse, ParseErrorKind, MAX_BODY_LEN};
+/// use http::{HeaderMap, HeaderValue, StatusCode};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("content-type", HeaderValue::from_static("application/json"));
+/// let body = vec![b' '; MAX_BODY_LEN + 1];
+/// let err = parse(StatusCode::BAD_GATEWAY, &headers, &body).unwrap_err();
+/// assert_eq!(err.kind(), ParseErrorKind::BodyTooLarge);
+/// ```
 pub const MAX_BODY_LEN: usize = 64 * 1024;
 
 /// Why a response could not be read as a gateway error.
@@ -54,6 +67,16 @@ impl ParseError {
 }
 
 /// The kinds of [`ParseError`].
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{parse, ParseErrorKind};
+/// use http::{HeaderMap, StatusCode};
+///
+/// let err = parse(StatusCode::OK, &HeaderMap::new(), b"").unwrap_err();
+/// assert_eq!(err.kind(), ParseErrorKind::Status);
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParseErrorKind {

@@ -15,10 +15,30 @@ use crate::retry_after::RetryAfter;
 use crate::text::printable_ascii;
 
 /// The `Proxy-Status` field name (RFC 9209).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gateway_error_core::PROXY_STATUS.as_str(), "proxy-status");
+/// ```
 pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
 /// The longest upstream `Proxy-Status` field that is kept and appended to;
 /// a longer one is dropped, so a hostile upstream cannot grow our headers.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{render, BadGateway, GatewayError, Policy, RenderContext, MAX_UPSTREAM_PROXY_STATUS_LEN};
+/// use http::HeaderValue;
+///
+/// let huge = HeaderValue::from_str(&"a, ".repeat(MAX_UPSTREAM_PROXY_STATUS_LEN))?;
+/// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(huge));
+/// let policy = Policy::new().with_proxy_name("edge");
+/// let response = render(&err, &RenderContext::new().with_policy(&policy));
+/// assert_eq!(response.headers()["proxy-status"], "edge");
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
 pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 
 /// Renders `error` for the request described by `ctx`.

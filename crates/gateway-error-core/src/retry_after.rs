@@ -23,7 +23,22 @@ use http::HeaderValue;
 /// `httpdate` panics when formatting anything later, so dates are clamped here.
 const MAX_DATE_SECS: u64 = 253_402_300_799;
 
-/// A `Retry-After` hint: a delay in whole seconds, or an HTTP date.
+/// A `Retry-After` hint: a delay in whole seconds, or an HTTP date
+/// (RFC 9110 section 10.2.3).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::RetryAfter;
+/// use std::time::Duration;
+///
+/// let delay = RetryAfter::from_secs(120);
+/// assert_eq!(delay.to_string(), "120");
+/// let date: RetryAfter = "Sun, 06 Nov 1994 08:49:37 GMT".parse()?;
+/// assert_eq!(date.to_string(), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// assert_eq!(RetryAfter::delay(Duration::from_millis(1500)).as_delay(), Some(Duration::from_secs(2)));
+/// # Ok::<(), gateway_error_core::ParseRetryAfterError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RetryAfter(Repr);
 
@@ -327,6 +342,15 @@ fn is_decimal(s: &str) -> bool {
 }
 
 /// Why a `Retry-After` value was rejected.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::RetryAfter;
+///
+/// let err = "soon".parse::<RetryAfter>().unwrap_err();
+/// assert_eq!(err.to_string(), "retry-after is not delay-seconds or an http-date");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}", .kind.message())]
 pub struct ParseRetryAfterError {
@@ -351,6 +375,14 @@ impl ParseRetryAfterError {
 }
 
 /// The kinds of [`ParseRetryAfterError`].
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{ParseRetryAfterErrorKind, RetryAfter};
+///
+/// assert_eq!("1.5".parse::<RetryAfter>().unwrap_err().kind(), ParseRetryAfterErrorKind::Fractional);
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseRetryAfterErrorKind {

@@ -10,10 +10,37 @@ use std::borrow::Cow;
 pub(crate) type Text = Cow<'static, str>;
 
 /// The most bytes of client-facing details an error keeps.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{BadGateway, MAX_DETAILS_LEN};
+///
+/// let err = BadGateway::new().with_details("x".repeat(10_000));
+/// assert_eq!(err.details().map(str::len), Some(MAX_DETAILS_LEN));
+/// ```
 pub const MAX_DETAILS_LEN: usize = 1024;
 /// The most bytes of an upstream name or next hop an error keeps.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{BadGateway, MAX_NAME_LEN};
+///
+/// let err = BadGateway::upstream("é".repeat(100));
+/// assert!(err.upstream_name().is_some_and(|name| name.len() <= MAX_NAME_LEN));
+/// ```
 pub const MAX_NAME_LEN: usize = 128;
 /// The most bytes of a request id an error keeps.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{BadGateway, MAX_REQUEST_ID_LEN};
+///
+/// let err = BadGateway::new().with_request_id("r".repeat(500));
+/// assert_eq!(err.request_id().map(str::len), Some(MAX_REQUEST_ID_LEN));
+/// ```
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 fn is_forbidden(c: char) -> bool {
