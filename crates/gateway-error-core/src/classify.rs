@@ -28,6 +28,13 @@ struct Facts {
     body: bool,
     /// The connection ended before the message was complete.
     incomplete: bool,
+    /// reqwest said reading or decoding the body failed (`Kind::Decode`;
+    /// reqwest 0.13 says so for every failed `bytes`, `chunk` or `text`).
+    decode: bool,
+    /// hyper said reading a body from the connection failed.
+    hyper_body: bool,
+    /// An io error said the received bytes were malformed.
+    malformed: bool,
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
@@ -75,6 +82,10 @@ impl Facts {
                 self.timeout = true;
                 return;
             }
+            InvalidData | InvalidInput => {
+                self.malformed = true;
+                return;
+            }
             _ => return,
         };
         self.io.get_or_insert(kind);
@@ -102,6 +113,12 @@ impl Facts {
             self.timeout = true;
             return;
         } else {
+            // hyper has no `is_body()`; its Display for a failure while
+            // reading a body is this fixed string.
+            if err.to_string() == "error reading a body from connection" {
+                self.hyper_body = true;
+                self.body = true;
+            }
             return;
         };
         self.protocol.get_or_insert(kind);
@@ -116,13 +133,12 @@ impl Facts {
         self.timeout |= err.is_timeout();
         self.dns |= err.is_dns();
         self.request |= err.is_request();
-        self.body |= err.is_body() || err.is_decode();
+        self.body |= err.is_body();
+        self.decode |= err.is_decode();
         if let Some(status) = err.status() {
             self.received_status = Some(status);
         }
-        let kind = if err.is_decode() {
-            ProxyError::HttpResponseContentCoding
-        } else if err.is_redirect() {
+        let kind = if err.is_redirect() {
             ProxyError::HttpProtocolError
         } else {
             return;
@@ -189,6 +205,17 @@ impl Facts {
             } else {
                 ProxyError::HttpResponseIncomplete
             });
+        }
+        if self.malformed {
+            // hyper's HTTP/1 body decoder finds malformed bytes only in a
+            // chunked framing; outside a hyper body, reqwest's decoder
+            // failed on the content coding.
+            if self.hyper_body {
+                return Some(ProxyError::HttpResponseTransferCoding);
+            }
+            if self.decode {
+                return Some(ProxyError::HttpResponseContentCoding);
+            }
         }
         if self.body && self.protocol.is_none() {
             return Some(ProxyError::HttpResponseIncomplete);
