@@ -97,8 +97,20 @@ fn expected(scenario: Scenario) -> Option<(ProxyError, u16, bool)> {
         Scenario::Truncated => (ProxyError::HttpResponseIncomplete, 502, false),
         Scenario::HugeHeaders => (ProxyError::HttpResponseHeaderSectionSize, 502, false),
         Scenario::SlowHeaders => (ProxyError::HttpResponseTimeout, 504, false),
+        // The gateway's 1 MiB body cap, not a client's, stops this one.
+        Scenario::EndlessBody => (ProxyError::HttpResponseBodySize, 502, false),
+        Scenario::DripHeaders => (ProxyError::HttpResponseTimeout, 504, false),
+        Scenario::HeaderFlood => (ProxyError::HttpResponseHeaderSectionSize, 502, false),
         Scenario::Ok | Scenario::Unavailable | Scenario::Upstream502 => return None,
     })
+}
+
+/// The scenarios a client library meets on its own: an endless body is
+/// only an error under a body limit, which is the gateway's, not the client's.
+fn direct_scenarios() -> impl Iterator<Item = Scenario> {
+    Scenario::ALL
+        .into_iter()
+        .filter(|&scenario| scenario != Scenario::EndlessBody)
 }
 
 /// Runs `future`, failing the test if it takes longer than `limit`.
@@ -394,7 +406,7 @@ async fn through_the_gateway_every_scenario_get_and_post() {
     let answers = join_all(calls).await;
     server.abort();
 
-    assert_eq!(answers.len(), 20);
+    assert_eq!(answers.len(), 2 * Scenario::ALL.len());
     for (scenario, method, request_id, answer) in &answers {
         check_gateway_answer(*scenario, method, addrs[scenario], request_id, answer);
     }
@@ -427,7 +439,7 @@ async fn reqwest_errors_classify_per_scenario() {
     let started = Instant::now();
     let upstreams = Upstreams::start().await.expect("upstreams start");
     let client = reqwest_client();
-    let probes = Scenario::ALL.into_iter().map(|scenario| {
+    let probes = direct_scenarios().map(|scenario| {
         let url = format!("http://{}/products/42", upstreams.addr(scenario));
         let client = client.clone();
         async move {
@@ -537,7 +549,7 @@ async fn hyper_util_errors_classify_per_scenario() {
     let upstreams = Upstreams::start().await.expect("upstreams start");
     let client: HyperClient<HttpConnector, Empty<Bytes>> =
         HyperClient::builder(TokioExecutor::new()).build_http();
-    let probes = Scenario::ALL.into_iter().map(|scenario| {
+    let probes = direct_scenarios().map(|scenario| {
         let uri: http::Uri = format!("http://{}/products/42", upstreams.addr(scenario))
             .parse()
             .expect("uri");
@@ -587,7 +599,10 @@ async fn hyper_util_errors_classify_per_scenario() {
                 assert!(err.upstream_proxy_status().is_some());
             }
             // Timeouts come from tokio: the legacy client never gives up.
-            (Scenario::Hang | Scenario::SlowHeaders, HyperOutcome::Elapsed(e)) => {
+            (
+                Scenario::Hang | Scenario::SlowHeaders | Scenario::DripHeaders,
+                HyperOutcome::Elapsed(e),
+            ) => {
                 assert_classified("hyper-util", scenario, e);
             }
             // The head arrives whole; the body is cut short.
@@ -595,7 +610,11 @@ async fn hyper_util_errors_classify_per_scenario() {
                 assert_classified("hyper-util", scenario, e);
             }
             (
-                Scenario::Refused | Scenario::Reset | Scenario::Garbage | Scenario::HugeHeaders,
+                Scenario::Refused
+                | Scenario::Reset
+                | Scenario::Garbage
+                | Scenario::HugeHeaders
+                | Scenario::HeaderFlood,
                 HyperOutcome::Client(e),
             ) => {
                 assert_classified("hyper-util", scenario, e);
@@ -1025,4 +1044,92 @@ async fn connect_timeouts_on_a_full_backlog_are_connection_timeout() {
         assert!(err.is_retryable(&Method::POST), "{client}");
     }
     eprintln!("connect_timeouts: {:?}", started.elapsed());
+}
+
+/// The process's resident memory, from `/proc/self/status` (Linux).
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Hostile upstreams, many times over: an endless body, a 100 MiB header
+/// section, headers at one byte per second. The gateway answers each within
+/// its timeout with the right status, and its memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_upstreams_are_answered_in_time_with_bounded_memory() {
+    let upstreams = Upstreams::start().await.expect("upstreams start");
+    let app = gateway::router(upstreams, gateway::client().expect("client"));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::builder()
+        .timeout(STEP)
+        .no_proxy()
+        .build()
+        .expect("client");
+
+    let round = |n: usize| {
+        let calls = (0..n).flat_map(|i| {
+            [
+                Scenario::EndlessBody,
+                Scenario::HeaderFlood,
+                Scenario::DripHeaders,
+            ]
+            .map(|scenario| {
+                let request = client
+                    .get(format!("http://{addr}/upstream/{}", scenario.name()))
+                    .header("x-request-id", format!("hostile-{i}"));
+                async move {
+                    let started = Instant::now();
+                    let response = request.send().await.expect("the gateway answers");
+                    let status = response.status();
+                    let body = response.bytes().await.expect("body");
+                    (scenario, status, body.len(), started.elapsed())
+                }
+            })
+        });
+        join_all(calls)
+    };
+
+    // A first round reaches the working set (allocator arenas, pools, the
+    // gateway's body buffers); more rounds of the same size must not grow it.
+    let mut results = bounded("warm-up", STEP * 4, round(10)).await;
+    let before = resident_kib();
+    for _ in 0..3 {
+        results.extend(bounded("hostile round", STEP * 4, round(10)).await);
+    }
+    let after = resident_kib();
+
+    assert_eq!(results.len(), 4 * 10 * 3);
+    for (scenario, status, body_len, took) in results {
+        let (kind, code, _) = expected(scenario).expect("hostile scenarios fail");
+        assert_eq!(status.as_u16(), code, "{} ({kind})", scenario.name());
+        assert!(
+            body_len < 1024,
+            "{}: an error body, not the upstream's",
+            scenario.name()
+        );
+        // Within the gateway's 1 s timeout, with slack for a busy machine.
+        assert!(
+            took < Duration::from_secs(3),
+            "{}: {took:?}",
+            scenario.name()
+        );
+    }
+    if let (Some(before), Some(after)) = (before, after) {
+        eprintln!(
+            "resident memory after the first round: {before} KiB, after three more: {after} KiB"
+        );
+        let growth_mib = after.saturating_sub(before) / 1024;
+        // 90 more responses, each upstream offering 100 MiB or an endless
+        // body: the gateway holds at most its 1 MiB body cap and hyper's
+        // header buffer per request in flight, so memory does not grow with
+        // the number of requests.
+        assert!(
+            growth_mib < 16,
+            "resident memory grew {growth_mib} MiB over 90 requests"
+        );
+    }
+    server.abort();
 }

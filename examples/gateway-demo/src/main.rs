@@ -5,7 +5,7 @@
 //! cargo run -p gateway-demo -- --serve 127.0.0.1:8080      # keep serving, for curl and a browser
 //! ```
 //!
-//! Everything runs in this process, on loopback only: ten fake upstreams
+//! Everything runs in this process, on loopback only: thirteen fake upstreams
 //! (real TCP servers that refuse, reset, hang, send garbage...) and an axum
 //! gateway in front of them that answers `GET` and `POST /upstream/{scenario}`
 //! with the right 502, 503 or 504, through gateway-error.

@@ -32,11 +32,17 @@ pub enum Scenario {
     Unavailable,
     /// Is itself a proxy: answers 502 with its own `Proxy-Status`.
     Upstream502,
+    /// Answers 200 and streams a chunked body that never ends.
+    EndlessBody,
+    /// Sends its response head one byte per second.
+    DripHeaders,
+    /// Sends a 100 MiB response header section, generated as it goes.
+    HeaderFlood,
 }
 
 impl Scenario {
     /// Every scenario, in the order the demo shows them.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::Ok,
         Self::Refused,
         Self::Reset,
@@ -47,6 +53,9 @@ impl Scenario {
         Self::SlowHeaders,
         Self::Unavailable,
         Self::Upstream502,
+        Self::EndlessBody,
+        Self::DripHeaders,
+        Self::HeaderFlood,
     ];
 
     /// The scenario's path segment: `ok`, `refused`, `huge-headers`...
@@ -63,6 +72,9 @@ impl Scenario {
             Self::SlowHeaders => "slow-headers",
             Self::Unavailable => "unavailable",
             Self::Upstream502 => "upstream-502",
+            Self::EndlessBody => "endless-body",
+            Self::DripHeaders => "drip-headers",
+            Self::HeaderFlood => "header-flood",
         }
     }
 
@@ -208,6 +220,34 @@ async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> 
             );
             stream.write_all(head.as_bytes()).await?;
             stream.write_all(body).await?;
+        }
+        Scenario::EndlessBody => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await?;
+            let mut chunk = b"10000\r\n".to_vec();
+            chunk.resize(chunk.len() + 0x10000, b'z');
+            chunk.extend_from_slice(b"\r\n");
+            // Until the client hangs up (the write fails) or time runs out.
+            loop {
+                stream.write_all(&chunk).await?;
+            }
+        }
+        Scenario::DripHeaders => {
+            for &byte in b"HTTP/1.1 200 OK\r\nx-drip: one byte per second\r\n\r\n" {
+                stream.write_all(&[byte]).await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Scenario::HeaderFlood => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\n").await?;
+            // 100 MiB in 1 KiB lines, made as they are sent: the upstream's
+            // memory stays flat too.
+            let line = format!("x-flood: {}\r\n", "f".repeat(1024 - 11));
+            for _ in 0..100 * 1024 {
+                stream.write_all(line.as_bytes()).await?;
+            }
+            stream.write_all(b"content-length: 0\r\n\r\n").await?;
         }
     }
     stream.shutdown().await
