@@ -1,11 +1,12 @@
 //! The one renderer: every status, header and body byte of an error response.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
-use sfv::{KeyRef, ListEntry, Parser, StringRef, TokenRef, Version};
+use sfv::{ListEntry, Parser, Version};
 
 use crate::context::RenderContext;
 use crate::error::{GatewayError, Inner};
@@ -68,37 +69,121 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> {
     let view = View::new(error.status(), error.inner(), ctx);
     let format = ctx.format();
+    let head = ctx.method() == Some(&Method::HEAD);
 
-    let mut count = Count(0);
-    view.write_body(format, &mut count);
-    let len = count.0;
-    let body = if ctx.method() == Some(&Method::HEAD) {
+    // The header values known only now and the body share one buffer: one
+    // allocation for all of them, and one more when it becomes `Bytes`,
+    // whose slices they are. Its size is an estimate that fits unless
+    // escaping adds more than `ESCAPE_SLACK` bytes (then it grows once).
+    let retry_after: &[u8] = view
+        .retry_after
+        .as_ref()
+        .map_or(b"", RetryAfterText::as_bytes);
+    let body_capacity = if head {
+        0
+    } else {
+        let mut estimate = Estimate(0);
+        view.write_body(format, &mut estimate);
+        estimate.0 + ESCAPE_SLACK
+    };
+    let mut text = String::with_capacity(
+        proxy_status_len(&view, ctx) + retry_after.len() + Decimal::MAX_LEN + body_capacity,
+    );
+    let proxy_status = write_proxy_status(&view, ctx, &mut text);
+    let mut buf = text.into_bytes();
+    let retry_after = push(&mut buf, retry_after);
+    let body_start = buf.len();
+    let len = if head {
+        let mut count = Count(0);
+        view.write_body(format, &mut count);
+        count.0
+    } else {
+        view.write_body(format, &mut buf);
+        buf.len() - body_start
+    };
+    let body_end = buf.len();
+    let length = push(&mut buf, Decimal::new(len as u64).as_bytes());
+    let shared = Bytes::from(buf);
+    let value = |range: Range<usize>| HeaderValue::from_maybe_shared(shared.slice(range)).ok();
+
+    let mut response = Response::new(if head {
         Bytes::new()
     } else {
-        let mut buf = Vec::with_capacity(len);
-        view.write_body(format, &mut buf);
-        debug_assert_eq!(buf.len(), len);
-        Bytes::from(buf)
-    };
-
-    let mut response = Response::new(body);
+        shared.slice(body_start..body_end)
+    });
     *response.status_mut() = view.status;
     let headers = response.headers_mut();
     headers.reserve(6);
+    headers.insert(CONTENT_TYPE, content_type(format));
     headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
+        CONTENT_LENGTH,
+        value(length).unwrap_or_else(|| HeaderValue::from(len)),
     );
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(VARY, HeaderValue::from_static("accept"));
-    if let Some(retry_after) = view.inner.retry_after {
-        headers.insert(RETRY_AFTER, retry_after.to_header_value());
+    headers.insert(
+        CACHE_CONTROL,
+        const { HeaderValue::from_static("no-store") },
+    );
+    headers.insert(VARY, const { HeaderValue::from_static("accept") });
+    if let Some(value) = view.retry_after.as_ref().and_then(|_| value(retry_after)) {
+        headers.insert(RETRY_AFTER, value);
     }
-    if let Some(value) = proxy_status(&view, ctx) {
+    if let Some(value) = proxy_status.and_then(value) {
         headers.insert(PROXY_STATUS.clone(), value);
     }
     response
+}
+
+/// Appends `s` to `buf`, returning where it went.
+fn push(buf: &mut Vec<u8>, s: &[u8]) -> Range<usize> {
+    let start = buf.len();
+    buf.extend_from_slice(s);
+    start..buf.len()
+}
+
+/// How many bytes of escaping the body's buffer has room for beyond its
+/// estimate.
+const ESCAPE_SLACK: usize = 32;
+
+/// The `Content-Type` field value, built at compile time.
+fn content_type(format: Format) -> HeaderValue {
+    match format {
+        Format::Json => const { HeaderValue::from_static(Format::Json.content_type()) },
+        Format::ProblemJson => {
+            const { HeaderValue::from_static(Format::ProblemJson.content_type()) }
+        }
+        Format::Html => const { HeaderValue::from_static(Format::Html.content_type()) },
+        Format::Text => const { HeaderValue::from_static(Format::Text.content_type()) },
+    }
+}
+
+/// A `u64` in decimal, formatted on the stack.
+struct Decimal {
+    buf: [u8; Decimal::MAX_LEN],
+    start: usize,
+}
+
+impl Decimal {
+    /// The length of `u64::MAX` in decimal.
+    const MAX_LEN: usize = 20;
+
+    fn new(mut n: u64) -> Self {
+        let mut buf = [b'0'; Self::MAX_LEN];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            // `n % 10` is a single digit.
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { buf, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
 }
 
 /// Renders `error` again for a response that already has headers, as the
@@ -239,7 +324,7 @@ impl<'a> View<'a> {
         match (self.type_base, self.kind) {
             (Some(base), Some(kind)) => {
                 out.raw("\"");
-                json_escape(out, base);
+                out.json(base);
                 out.raw(kind.as_str());
                 out.raw("\"");
             }
@@ -255,7 +340,7 @@ impl<'a> View<'a> {
             // A fragment-only URI reference: this occurrence, on the
             // resource that was requested (RFC 9457 section 3.1.5).
             out.raw(",\"instance\":\"#");
-            percent_encode(out, id);
+            out.percent(id);
             out.raw("\"");
         }
         self.write_members(out);
@@ -284,9 +369,11 @@ impl<'a> View<'a> {
         if let Some(retry_after) = &self.retry_after {
             out.raw(",\"retry_after\":");
             if retry_after.is_delay {
-                out.raw(retry_after.as_str());
+                out.bytes(retry_after.as_bytes());
             } else {
-                json_str(out, retry_after.as_str());
+                out.raw("\"");
+                out.bytes(retry_after.as_bytes());
+                out.raw("\"");
             }
         }
         if let Some(id) = self.request_id {
@@ -304,11 +391,11 @@ impl<'a> View<'a> {
         out.raw("</title>\n</head>\n<body>\n<h1>");
         self.write_status_line(out);
         out.raw("</h1>\n<p>");
-        html_escape(out, self.details);
+        out.html(self.details);
         out.raw("</p>\n");
         if let Some(retry_after) = &self.retry_after {
             out.raw("<p>Retry after: ");
-            out.raw(retry_after.as_str());
+            out.bytes(retry_after.as_bytes());
             out.raw(if retry_after.is_delay {
                 " seconds</p>\n"
             } else {
@@ -317,7 +404,7 @@ impl<'a> View<'a> {
         }
         if let Some(id) = self.request_id {
             out.raw("<p>Request ID: <code>");
-            html_escape(out, id);
+            out.html(id);
             out.raw("</code></p>\n");
         }
         out.raw("</body>\n</html>\n");
@@ -330,7 +417,7 @@ impl<'a> View<'a> {
         out.raw("\n");
         if let Some(retry_after) = &self.retry_after {
             out.raw("Retry after: ");
-            out.raw(retry_after.as_str());
+            out.bytes(retry_after.as_bytes());
             out.raw(if retry_after.is_delay {
                 " seconds\n"
             } else {
@@ -366,12 +453,23 @@ impl RetryAfterText {
             is_delay: retry_after.as_delay().is_some(),
         };
         // Both forms fit: at most 10 digits, or 29 bytes of IMF-fixdate.
-        let _ = write!(text, "{retry_after}");
+        match retry_after.as_delay() {
+            Some(delay) => {
+                let digits = Decimal::new(delay.as_secs());
+                let digits = digits.as_bytes();
+                text.buf[..digits.len()].copy_from_slice(digits);
+                text.len = digits.len();
+            }
+            None => {
+                let _ = write!(text, "{retry_after}");
+            }
+        }
         text
     }
 
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("0")
+    /// Visible ASCII: digits, or an IMF-fixdate (nothing to escape).
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -385,16 +483,54 @@ impl std::fmt::Write for RetryAfterText {
     }
 }
 
-/// Where body bytes go: counted first, then written once at their exact
-/// size, so the body's `Vec` becomes `Bytes` without reallocating.
-trait Sink {
+/// Where body bytes go: an [`Estimate`] sizes the buffer, then the body is
+/// written once into it (a HEAD request's is only counted).
+trait Sink: Sized {
     fn bytes(&mut self, b: &[u8]);
 
     fn raw(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
+
+    /// `s` with JSON string escaping.
+    fn json(&mut self, s: &str) {
+        json_escape(self, s);
+    }
+
+    /// `s` with HTML escaping.
+    fn html(&mut self, s: &str) {
+        html_escape(self, s);
+    }
+
+    /// `s` percent-encoded.
+    fn percent(&mut self, s: &str) {
+        percent_encode(self, s);
+    }
 }
 
+/// The body's length as if nothing needed escaping: exact for the typical
+/// error, short by what escaping adds otherwise.
+struct Estimate(usize);
+
+impl Sink for Estimate {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+
+    fn json(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+
+    fn html(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+
+    fn percent(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+}
+
+/// The body's exact length.
 struct Count(usize);
 
 impl Sink for Count {
@@ -411,7 +547,7 @@ impl Sink for Vec<u8> {
 
 fn json_str<S: Sink>(out: &mut S, s: &str) {
     out.raw("\"");
-    json_escape(out, s);
+    out.json(s);
     out.raw("\"");
 }
 
@@ -419,6 +555,13 @@ fn json_str<S: Sink>(out: &mut S, s: &str) {
 /// control character.
 fn json_escape<S: Sink>(out: &mut S, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Most text needs no escaping: one branch-free pass tells.
+    if !s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        out.raw(s);
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let short = match b {
@@ -450,6 +593,12 @@ fn json_escape<S: Sink>(out: &mut S, s: &str) {
 
 /// HTML text and attribute escaping.
 fn html_escape<S: Sink>(out: &mut S, s: &str) {
+    if !s.bytes().fold(false, |any, b| {
+        any | matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
+    }) {
+        out.raw(s);
+        return;
+    }
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let entity = match b {
@@ -470,10 +619,15 @@ fn html_escape<S: Sink>(out: &mut S, s: &str) {
 /// Percent-encodes all but RFC 3986 unreserved characters.
 fn percent_encode<S: Sink>(out: &mut S, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() | matches!(b, b'-' | b'.' | b'_' | b'~');
+    if s.bytes().fold(true, |all, b| all & unreserved(b)) {
+        out.raw(s);
+        return;
+    }
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if unreserved(b) {
             continue;
         }
         out.bytes(&bytes[start..i]);
@@ -484,44 +638,134 @@ fn percent_encode<S: Sink>(out: &mut S, s: &str) {
 }
 
 /// The `Proxy-Status` field: the upstream's members, then ours
-/// (RFC 9209 section 2), or nothing when the policy names no proxy.
-fn proxy_status(view: &View<'_>, ctx: &RenderContext<'_>) -> Option<HeaderValue> {
+/// (RFC 9209 section 2), appended to `out`; `None` (and `out` unchanged)
+/// when the policy names no proxy.
+fn write_proxy_status(
+    view: &View<'_>,
+    ctx: &RenderContext<'_>,
+    out: &mut String,
+) -> Option<Range<usize>> {
+    let start = out.len();
+    let written = write_proxy_members(view, ctx, out);
+    if written.is_none() {
+        out.truncate(start);
+    }
+    written.map(|()| start..out.len())
+}
+
+fn write_proxy_members(view: &View<'_>, ctx: &RenderContext<'_>, out: &mut String) -> Option<()> {
     let name = ctx.policy().proxy_name()?;
     let inner = view.inner;
-    let mut out = String::with_capacity(96);
-    let mut list = sfv::ListSerializer::with_buffer(&mut out);
-
     if let Some(received) = &inner.upstream_proxy_status {
+        let mut list = sfv::ListSerializer::with_buffer(&mut *out);
         for member in upstream_members(received) {
             list.members([&member]);
         }
-    }
-
-    let params = match TokenRef::from_str(name) {
-        Ok(token) => list.bare_item(token),
-        Err(_) => list.bare_item(StringRef::from_str(&printable_ascii(name)).ok()?),
-    };
-    let mut params = match view.kind {
-        Some(kind) => params.parameter(
-            KeyRef::constant("error"),
-            TokenRef::from_str(kind.as_str()).ok()?,
-        ),
-        None => params,
-    };
-    let next_hop = inner.next_hop.as_deref().or(inner.upstream.as_deref());
-    if let Some(next_hop) = next_hop.filter(|_| ctx.policy().shows_upstream_names()) {
-        if let Ok(hop) = StringRef::from_str(&printable_ascii(next_hop)) {
-            params = params.parameter(KeyRef::constant("next-hop"), hop);
+        if list.finish().is_some() {
+            out.push_str(", ");
         }
     }
-    if let Some(status) = inner.received_status {
-        let _ = params.parameter(
-            KeyRef::constant("received-status"),
-            sfv::Integer::from(status.as_u16()),
-        );
+    // Our member, serialized here (RFC 8941 section 4.1): the registry's
+    // names are Tokens, and `printable_ascii` makes any text a valid String.
+    if is_sf_token(name) {
+        out.push_str(name);
+    } else {
+        sf_string(out, &printable_ascii(name));
     }
-    let _ = list.finish();
-    HeaderValue::from_maybe_shared(Bytes::from(out)).ok()
+    if let Some(kind) = view.kind {
+        out.push_str(";error=");
+        out.push_str(kind.as_str());
+    }
+    if let Some(next_hop) = next_hop(view, ctx) {
+        out.push_str(";next-hop=");
+        sf_string(out, &printable_ascii(next_hop));
+    }
+    if let Some(status) = inner.received_status {
+        out.push_str(";received-status=");
+        out.push_str(status.as_str());
+    }
+    Some(())
+}
+
+/// Whether `s` is an RFC 8941 Token: a letter or `*`, then tchar, `:` or `/`.
+fn is_sf_token(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'*')
+        && bytes.all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                        | b':'
+                        | b'/'
+                )
+        })
+}
+
+/// An RFC 8941 String of `s`, which must be printable ASCII.
+fn sf_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if matches!(b, b'"' | b'\\') {
+            out.push_str(&s[start..i]);
+            out.push('\\');
+            start = i;
+        }
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// The `next-hop` the policy lets `Proxy-Status` show.
+fn next_hop<'a>(view: &View<'a>, ctx: &RenderContext<'_>) -> Option<&'a str> {
+    let inner = view.inner;
+    inner
+        .next_hop
+        .as_deref()
+        .or(inner.upstream.as_deref())
+        .filter(|_| ctx.policy().shows_upstream_names())
+}
+
+/// At least the length [`write_proxy_status`] writes (exactly, unless the
+/// upstream sent a field or a name needs replacing): String items are
+/// quoted and escape `"` and `\`, upstream members are re-serialized.
+fn proxy_status_len(view: &View<'_>, ctx: &RenderContext<'_>) -> usize {
+    fn sf_string_len(s: &str) -> usize {
+        2 + s.len() + s.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+    }
+    let Some(name) = ctx.policy().proxy_name() else {
+        return 0;
+    };
+    let inner = view.inner;
+    let upstream = inner
+        .upstream_proxy_status
+        .as_ref()
+        .map_or(0, |v| 2 * v.len() + 2);
+    upstream
+        + sf_string_len(name)
+        + view
+            .kind
+            .map_or(0, |kind| ";error=".len() + kind.as_str().len())
+        + next_hop(view, ctx).map_or(0, |hop| ";next-hop=".len() + sf_string_len(hop))
+        + inner
+            .received_status
+            .map_or(0, |_| ";received-status=000".len())
 }
 
 /// The members of an upstream's `Proxy-Status` worth keeping: the field
@@ -878,6 +1122,52 @@ mod tests {
             ]
         );
         assert_eq!(response.body().len(), 95);
+    }
+
+    #[test]
+    fn sf_tokens_and_strings_match_sfv() {
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "gateway-demo".into(),
+            "*edge".into(),
+            "a:b/c".into(),
+            "9lives".into(),
+            "gateway demo".into(),
+        ];
+        for a in 0x20u8..0x7f {
+            samples.push(char::from(a).to_string());
+            for b in 0x20u8..0x7f {
+                samples.push([char::from(a), char::from(b)].iter().collect());
+            }
+        }
+        for s in &samples {
+            assert_eq!(
+                is_sf_token(s),
+                sfv::TokenRef::from_str(s).is_ok(),
+                "token {s:?}"
+            );
+            let mut ours = String::new();
+            sf_string(&mut ours, s);
+            let mut theirs = String::new();
+            let _ = sfv::ItemSerializer::with_buffer(&mut theirs)
+                .bare_item(sfv::StringRef::from_str(s).expect("printable"));
+            assert_eq!(ours, theirs, "string {s:?}");
+        }
+    }
+
+    #[test]
+    fn escaping_beyond_the_estimate_still_fits() {
+        let err: GatewayError = BadGateway::new().with_details("'\"".repeat(100)).into();
+        let html = render(&err, &RenderContext::new().with_format(Format::Html));
+        assert!(body(&html).contains(&"&#39;&quot;".repeat(100)));
+        let json = render(&err, &RenderContext::new());
+        assert!(body(&json).contains(&"'\\\"".repeat(100)));
+        for response in [html, json] {
+            assert_eq!(
+                header(&response, "content-length"),
+                Some(response.body().len().to_string().as_str())
+            );
+        }
     }
 
     #[test]
