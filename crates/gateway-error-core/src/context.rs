@@ -106,7 +106,9 @@ impl Policy {
 
     /// The base URI for problem types: an error with a kind gets the
     /// `type` base + kind token (`https://errors.example.com/connection_refused`);
-    /// without one, or without a base, `type` is `about:blank`.
+    /// without one, or without a base, `type` is `about:blank`. A base that
+    /// would not make a URI reference with a kind appended
+    /// (`scheme://host[:port]/path`, `scheme:path` or `/path`) is ignored.
     ///
     /// # Examples
     ///
@@ -119,7 +121,7 @@ impl Policy {
     #[must_use]
     pub fn with_problem_type_base(mut self, base: impl Into<Cow<'static, str>>) -> Self {
         let base = text::clean(base.into(), 512);
-        self.problem_type_base = (!base.is_empty()).then_some(base);
+        self.problem_type_base = text::is_type_base(&base).then_some(base);
         self
     }
 

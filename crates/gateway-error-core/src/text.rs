@@ -104,6 +104,60 @@ pub(crate) fn printable_ascii(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether `base` followed by a kind token is an RFC 3986 URI reference:
+/// `scheme://host[:port]/path`, `scheme:path` or `/path`.
+pub(crate) fn is_type_base(base: &str) -> bool {
+    fn path_ok(p: &[u8]) -> bool {
+        let mut i = 0;
+        while let Some(&c) = p.get(i) {
+            if c == b'%' {
+                if !p
+                    .get(i + 1..i + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+                {
+                    return false;
+                }
+                i += 3;
+            } else if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c) {
+                i += 1;
+            } else {
+                return false;
+            }
+        }
+        true
+    }
+    let b = base.as_bytes();
+    if b.first() == Some(&b'/') {
+        return b.get(1) != Some(&b'/') && path_ok(b);
+    }
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    let (scheme, rest) = (&b[..colon], &b[colon + 1..]);
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(c));
+    let Some(authority) = rest.strip_prefix(b"//") else {
+        return scheme_ok && rest.first().is_some_and(|&c| c != b'/') && path_ok(rest);
+    };
+    let Some(slash) = authority.iter().position(|&c| c == b'/') else {
+        return false;
+    };
+    let (host, path) = authority.split_at(slash);
+    let (name, port) = match host.iter().position(|&c| c == b':') {
+        Some(i) => (&host[..i], &host[i + 1..]),
+        None => (host, &b""[..]),
+    };
+    scheme_ok
+        && !name.is_empty()
+        && name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-.".contains(c))
+        && port.iter().all(u8::is_ascii_digit)
+        && path_ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
