@@ -92,13 +92,13 @@ impl MachineSample {
             .ok()
             .and_then(|s| {
                 let rest = s.rsplit_once(')')?.1.to_owned();
-                let f: Vec<u64> = rest
-                    .split_whitespace()
-                    .filter_map(|f| f.parse().ok())
-                    .collect();
-                // utime and stime are fields 14 and 15; `rest` starts at field 3
-                // and the state letter (field 3) did not parse.
-                Some(f.get(10)? + f.get(11)?)
+                // Fields from 3 (the state letter) on; utime and stime are
+                // fields 14 and 15. Every field is kept, so that positions hold
+                // (tpgid may be -1).
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let utime: u64 = f.get(11)?.parse().ok()?;
+                let stime: u64 = f.get(12)?.parse().ok()?;
+                Some(utime + stime)
             })
             .unwrap_or(0);
         Self {
