@@ -419,7 +419,7 @@ fn unescaped_eq_ignore_case(raw: &[u8], expected: &[u8]) -> bool {
     }
 }
 
-const fn is_tchar(b: u8) -> bool {
+pub(crate) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

@@ -10,7 +10,7 @@ use sfv::{ListEntry, Parser, Version};
 
 use crate::context::RenderContext;
 use crate::error::{GatewayError, Inner};
-use crate::negotiate::Format;
+use crate::negotiate::{Format, is_tchar};
 use crate::registry::{Phase, ProxyError};
 use crate::retry_after::RetryAfter;
 use crate::text::printable_ascii;
@@ -693,28 +693,7 @@ fn is_sf_token(s: &str) -> bool {
     bytes
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'*')
-        && bytes.all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                        | b':'
-                        | b'/'
-                )
-        })
+        && bytes.all(|b| is_tchar(b) || b == b':' || b == b'/')
 }
 
 /// An RFC 8941 String of `s`, which must be printable ASCII.
