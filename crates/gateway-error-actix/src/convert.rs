@@ -35,20 +35,12 @@ pub(crate) fn fields<'a>(
     out
 }
 
-/// A response's actix-web headers as http 1 headers, for `rerender`.
-///
-/// The fields `rerender` replaces are left out: it would drop them anyway,
-/// and leaving them saves copying them.
+/// A response's actix-web headers as http 1 headers, for `rerender`
+/// (which drops the ones it replaces). Inside the middleware a handler's
+/// error response has none, so this usually allocates nothing.
 pub(crate) fn headers_to_http(headers: &HeaderMap) -> http::HeaderMap {
-    let mut out = http::HeaderMap::with_capacity(headers.len());
+    let mut out = http::HeaderMap::new();
     for (name, value) in headers {
-        let replaced = matches!(
-            name.as_str(),
-            "content-type" | "content-length" | "cache-control" | "retry-after" | "proxy-status"
-        );
-        if replaced {
-            continue;
-        }
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(name.as_str().as_bytes()),
             http::HeaderValue::from_bytes(value.as_bytes()),
@@ -60,16 +52,48 @@ pub(crate) fn headers_to_http(headers: &HeaderMap) -> http::HeaderMap {
 }
 
 /// Replaces `out` with the http 1 `headers`.
-pub(crate) fn headers_from_http(headers: &http::HeaderMap, out: &mut HeaderMap) {
+///
+/// The renderer's names and constant values are mapped to actix-web's
+/// constants: neither parsed nor copied.
+pub(crate) fn headers_from_http(headers: http::HeaderMap, out: &mut HeaderMap) {
     out.clear();
     out.reserve(headers.len());
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+    for (name, value) in &headers {
+        if let (Some(name), Some(value)) = (header_name(name), header_value(value)) {
             out.append(name, value);
         }
+    }
+}
+
+/// An http 1 field name as actix-web's; the renderer's own without parsing.
+fn header_name(name: &http::HeaderName) -> Option<HeaderName> {
+    use actix_web::http::header;
+    Some(match name.as_str() {
+        "content-type" => header::CONTENT_TYPE,
+        "content-length" => header::CONTENT_LENGTH,
+        "cache-control" => header::CACHE_CONTROL,
+        "vary" => header::VARY,
+        "retry-after" => header::RETRY_AFTER,
+        "proxy-status" => HeaderName::from_static("proxy-status"),
+        "x-request-id" => HeaderName::from_static("x-request-id"),
+        other => HeaderName::from_bytes(other.as_bytes()).ok()?,
+    })
+}
+
+/// An http 1 field value as actix-web's; the renderer's constant values
+/// without copying.
+fn header_value(value: &http::HeaderValue) -> Option<HeaderValue> {
+    const CONSTANT: [&str; 6] = [
+        "application/json",
+        "application/problem+json",
+        "text/html; charset=utf-8",
+        "text/plain; charset=utf-8",
+        "no-store",
+        "accept",
+    ];
+    match CONSTANT.iter().find(|c| c.as_bytes() == value.as_bytes()) {
+        Some(constant) => Some(HeaderValue::from_static(constant)),
+        None => HeaderValue::from_bytes(value.as_bytes()).ok(),
     }
 }
 
@@ -122,38 +146,41 @@ mod tests {
     }
 
     #[test]
-    fn headers_rerender_replaces_are_left_out() {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
-            ("content-type", "application/json"),
-            ("content-length", "12"),
+    fn headers_round_trip_and_constants_map_to_actix_constants() {
+        let fields = [
+            ("content-type", "application/problem+json"),
             ("cache-control", "no-store"),
-            ("retry-after", "5"),
-            ("proxy-status", "bff"),
             ("vary", "accept"),
             ("vary", "origin"),
+            ("proxy-status", "bff; error=connection_refused"),
             ("x-trace", "t"),
-        ] {
+        ];
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
             headers.append(
                 HeaderName::from_static(name),
                 HeaderValue::from_static(value),
             );
         }
         let out = headers_to_http(&headers);
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 6);
         let vary: Vec<_> = out.get_all("vary").iter().collect();
         assert_eq!(vary, ["accept", "origin"]);
-        assert_eq!(out["x-trace"], "t");
 
         let mut back = HeaderMap::new();
         back.insert(
             HeaderName::from_static("x-old"),
             HeaderValue::from_static("1"),
         );
-        headers_from_http(&out, &mut back);
-        assert_eq!(back.len(), 3);
+        headers_from_http(out, &mut back);
         assert!(!back.contains_key("x-old"));
-        let vary: Vec<_> = back.get_all("vary").collect();
-        assert_eq!(vary, ["accept", "origin"]);
+        let mut got: Vec<(&str, &str)> = back
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or("?")))
+            .collect();
+        got.sort_unstable();
+        let mut want = fields.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 }

@@ -104,7 +104,10 @@ use crate::service::GatewayErrorsService;
 /// Wrap it outside the middleware whose responses it should see: in
 /// actix-web the last `wrap` is the outermost. A gateway error that a
 /// middleware inside returns as `Err` is rendered too, in an
-/// `InternalError` that carries the rendered response.
+/// `InternalError` that carries the rendered response. Inside the
+/// middleware a handler's error response is only a skeleton (its status,
+/// and the error in its extensions) until the middleware renders it, so a
+/// middleware in between must keep response extensions.
 ///
 /// # Examples
 ///

@@ -13,7 +13,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse};
 use gateway_error_core::{
-    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
+    BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
     ServiceUnavailable, generate_request_id, is_valid_request_id, log, rerender,
 };
 use pin_project_lite::pin_project;
@@ -85,7 +85,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        Poll::Ready(match ready!(this.future.poll(cx)) {
+        // The middleware renders any gateway error again: the handler's
+        // default rendering is skipped.
+        let polled = gateway_error_core::__private::rendered_again(|| this.future.poll(cx));
+        Poll::Ready(match ready!(polled) {
             Ok(res) => Ok(this.request.respond(res, this.policy)),
             Err(err) => Err(this.request.respond_err(err, this.policy)),
         })
@@ -144,13 +147,18 @@ impl RequestParts {
     ) -> HttpResponse<BoxBody> {
         let request_id = self.request_id.take();
         let method = convert::method(&self.method);
-        let accept = convert::fields(
-            &http::header::ACCEPT,
-            self.accept.iter().chain(&self.more_accept),
-        );
-        let mut ctx = RenderContext::new()
-            .with_accept(&accept)
-            .with_policy(policy);
+        let mut ctx = match (&self.accept, self.more_accept.is_empty()) {
+            (None, _) => RenderContext::new(),
+            // The usual single field, negotiated from its bytes: no map.
+            (Some(one), true) => {
+                RenderContext::new().with_format(Format::negotiate_bytes(one.as_bytes()))
+            }
+            (Some(_), false) => RenderContext::new().with_accept(&convert::fields(
+                &http::header::ACCEPT,
+                self.accept.iter().chain(&self.more_accept),
+            )),
+        }
+        .with_policy(policy);
         if let Some(method) = &method {
             ctx = ctx.with_method(method);
         }
@@ -165,7 +173,7 @@ impl RequestParts {
         let mut response = response.set_body(convert::body(body, head, &parts.headers));
         *response.status_mut() = convert::status(parts.status);
         let headers = response.headers_mut();
-        convert::headers_from_http(&parts.headers, headers);
+        convert::headers_from_http(parts.headers, headers);
         if let Some(id) = request_id {
             headers.insert(X_REQUEST_ID.clone(), id);
         }

@@ -36,6 +36,10 @@ use tower_service::Service;
 ///
 /// Add it last, so that it wraps everything that may produce a gateway
 /// error (routes, fallbacks, [`handle_error`](crate::handle_error)).
+/// Under the layer a handler's error response is only a skeleton (its
+/// status, and the error in its extensions) until the layer renders it, so
+/// a middleware in between must keep response extensions, as tower-http's
+/// and axum's own do.
 ///
 /// # Examples
 ///
@@ -182,7 +186,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let response = ready!(this.inner.poll(cx))?;
+        // The layer renders any gateway error again: the handler's default
+        // rendering is skipped.
+        let response = ready!(gateway_error_core::__private::rendered_again(|| this
+            .inner
+            .poll(cx)))?;
         Poll::Ready(Ok(this.request.finish(response)))
     }
 }

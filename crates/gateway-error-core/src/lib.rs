@@ -51,6 +51,12 @@ pub use context::{Policy, RenderContext, X_REQUEST_ID};
 pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
+/// For the adapter crates only: not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
+    pub use crate::framework::rendered_again;
+}
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use log::log;

@@ -171,6 +171,20 @@ impl Format {
     /// ```
     #[must_use]
     pub fn try_negotiate_bytes(accept: &[u8]) -> Option<Format> {
+        // The values API clients send most, answered without parsing; a
+        // test checks each against the general path below.
+        match accept {
+            b"application/json" | b"*/*" => return Some(Format::Json),
+            b"application/problem+json" => return Some(Format::ProblemJson),
+            b"text/html" => return Some(Format::Html),
+            b"text/plain" => return Some(Format::Text),
+            _ => {}
+        }
+        Format::negotiate_ranges(accept)
+    }
+
+    /// The general path of [`Format::try_negotiate_bytes`].
+    fn negotiate_ranges(accept: &[u8]) -> Option<Format> {
         // Per format: (specificity, q) of the most specific matching range.
         let mut best = [(0u8, 0u16); Format::ALL.len()];
         let mut any_valid = false;
@@ -459,6 +473,20 @@ fn trim_ows(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use Format::{Html, Json, ProblemJson, Text};
+
+    #[test]
+    fn fast_path_values_agree_with_the_general_path() {
+        for (accept, format) in [
+            ("application/json", Json),
+            ("*/*", Json),
+            ("application/problem+json", ProblemJson),
+            ("text/html", Html),
+            ("text/plain", Text),
+        ] {
+            assert_eq!(Format::try_negotiate_bytes(accept.as_bytes()), Some(format));
+            assert_eq!(Format::negotiate_ranges(accept.as_bytes()), Some(format));
+        }
+    }
 
     fn try_neg(accept: &str) -> Option<Format> {
         Format::try_negotiate_bytes(accept.as_bytes())

@@ -63,6 +63,11 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 /// at most `max` bytes. Borrows when nothing changes.
 pub(crate) fn clean(text: Text, max: usize) -> Text {
     let cut = truncate(&text, max);
+    // Printable ASCII, the usual case, is checked by byte.
+    let printable = |b: &u8| (b' '..=b'~').contains(b);
+    if cut.len() == text.len() && cut.as_bytes().iter().all(printable) {
+        return text;
+    }
     if cut.len() == text.len() && !cut.contains(is_forbidden) {
         return text;
     }

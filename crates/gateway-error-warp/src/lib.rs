@@ -142,7 +142,13 @@ where
 {
     let policy = Arc::new(policy);
     let routes = routes
-        .map(|reply: T| Ok(reply.into_response()))
+        // `respond` renders any gateway error again: the reply's default
+        // rendering is skipped.
+        .map(|reply: T| {
+            Ok(gateway_error_core::__private::rendered_again(|| {
+                reply.into_response()
+            }))
+        })
         .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
     warp::method()
         .and(warp::header::headers_cloned())
@@ -224,7 +230,9 @@ fn respond(
     };
 
     let id = request_id(headers);
-    let ctx = RenderContext::from_request(method, headers)
+    let ctx = RenderContext::new()
+        .with_method(method)
+        .with_accept(headers)
         .with_policy(policy)
         .with_request_id(id.to_str().unwrap_or_default());
     log(&error, ctx.request_id());
