@@ -112,15 +112,21 @@ impl RequestParts {
         mut res: ServiceResponse<B>,
         policy: &Policy,
     ) -> ServiceResponse<EitherBody<B>> {
-        let error = res.response_mut().extensions_mut().remove::<GatewayError>();
-        let Some(error) = error else {
+        // The error stays where it is, in the extensions, for outer
+        // middleware.
+        let rendered = res
+            .response()
+            .extensions()
+            .get::<GatewayError>()
+            .map(|error| self.render(error, res.headers(), policy));
+        let Some(rendered) = rendered else {
             if let Some(id) = self.request_id.take() {
                 res.headers_mut().insert(X_REQUEST_ID.clone(), id);
             }
             return res.map_into_left_body();
         };
         let (req, response) = res.into_parts();
-        let response = self.render(error, response, policy);
+        let response = self.apply(rendered, response);
         ServiceResponse::new(req, response).map_into_right_body()
     }
 
@@ -132,20 +138,20 @@ impl RequestParts {
             return err;
         };
         let response = HttpResponse::new(convert::status(error.status()));
-        let response = self.render(error.clone(), response, policy);
+        let rendered = self.render(&error, response.headers(), policy);
+        let mut response = self.apply(rendered, response);
+        response.extensions_mut().insert(error.clone());
         InternalError::from_response(error, response).into()
     }
 
-    /// Renders `error` over `response`: the status, the renderer's headers
-    /// and the body are replaced, every other header is kept, and the error
-    /// stays in the response's extensions.
-    fn render<B>(
-        &mut self,
-        error: GatewayError,
-        response: HttpResponse<B>,
+    /// Renders `error` for this request, over a response's `headers`: the
+    /// renderer's are replaced, every other one is kept.
+    fn render(
+        &self,
+        error: &GatewayError,
+        headers: &HeaderMap,
         policy: &Policy,
-    ) -> HttpResponse<BoxBody> {
-        let request_id = self.request_id.take();
+    ) -> http::Response<actix_web::web::Bytes> {
         let method = convert::method(&self.method);
         let mut ctx = match (&self.accept, self.more_accept.is_empty()) {
             (None, _) => RenderContext::new(),
@@ -162,22 +168,29 @@ impl RequestParts {
         if let Some(method) = &method {
             ctx = ctx.with_method(method);
         }
-        if let Some(id) = request_id.as_ref().and_then(|id| id.to_str().ok()) {
+        if let Some(id) = self.request_id.as_ref().and_then(|id| id.to_str().ok()) {
             ctx = ctx.with_request_id(id);
         }
-        let rendered = rerender(&error, &ctx, convert::headers_to_http(response.headers()));
-        log(&error, ctx.request_id());
+        log(error, ctx.request_id());
+        rerender(error, &ctx, convert::headers_to_http(headers))
+    }
 
+    /// `response` with the status, headers and body of `rendered`, and the
+    /// request id.
+    fn apply<B>(
+        &mut self,
+        rendered: http::Response<actix_web::web::Bytes>,
+        response: HttpResponse<B>,
+    ) -> HttpResponse<BoxBody> {
         let (parts, body) = rendered.into_parts();
         let head = self.method == Method::HEAD;
         let mut response = response.set_body(convert::body(body, head, &parts.headers));
         *response.status_mut() = convert::status(parts.status);
         let headers = response.headers_mut();
         convert::headers_from_http(parts.headers, headers);
-        if let Some(id) = request_id {
+        if let Some(id) = self.request_id.take() {
             headers.insert(X_REQUEST_ID.clone(), id);
         }
-        response.extensions_mut().insert(error);
         response
     }
 }

@@ -213,7 +213,8 @@ impl RequestParts {
         B::Error: Into<BoxError>,
     {
         let (mut parts, body) = response.into_parts();
-        let body = match parts.extensions.remove::<GatewayError>() {
+        // The error stays where it is, in the extensions, for outer layers.
+        let body = match parts.extensions.get::<GatewayError>() {
             None => Body::new(body),
             Some(error) => {
                 drop(body);
@@ -222,11 +223,11 @@ impl RequestParts {
                     .apply(RenderContext::new().with_method(&self.method))
                     .with_request_id(self.request_id.to_str().unwrap_or_default())
                     .with_policy(&self.policy);
-                log(&error, ctx.request_id());
-                let (rendered, bytes) = rerender(&error, &ctx, parts.headers).into_parts();
+                log(error, ctx.request_id());
+                let previous = mem::take(&mut parts.headers);
+                let (rendered, bytes) = rerender(error, &ctx, previous).into_parts();
                 parts.status = rendered.status;
                 parts.headers = rendered.headers;
-                parts.extensions.insert(error);
                 Body::from(bytes)
             }
         };

@@ -33,6 +33,8 @@ pub(crate) struct Options {
     pub(crate) only: Option<Which>,
     /// The `Accept` field the client sends, if any.
     pub(crate) accept: Option<String>,
+    /// Where `/static` sits: outside the adapter or under it.
+    pub(crate) placement: servers::Placement,
 }
 
 /// The two routes.
@@ -106,13 +108,13 @@ pub(crate) async fn run(options: Options, client_tid: Option<u64>) -> Result<(),
     );
     let mut outcomes = Vec::new();
     for &framework in &options.frameworks {
-        let addr = servers::start_bench(framework)?;
+        let addr = servers::start_bench(framework, options.placement)?;
         verify(framework, addr, options.accept.as_deref()).await?;
         let outcome = bench_one(framework, addr, &options, &expected, deadline, client_tid).await?;
         print_outcome(&outcome, options.only);
         outcomes.push(outcome);
     }
-    print_summary(&outcomes, options.only);
+    print_summary(&outcomes, options.only, options.placement);
     Ok(())
 }
 
@@ -373,7 +375,7 @@ fn print_outcome(outcome: &Outcome, only: Option<Which>) {
 }
 
 /// One line per framework, for collecting runs (`grep ^RESULT`).
-fn print_summary(outcomes: &[Outcome], only: Option<Which>) {
+fn print_summary(outcomes: &[Outcome], only: Option<Which>, placement: servers::Placement) {
     println!();
     for o in outcomes {
         let line = |t: &Totals| {
@@ -399,7 +401,7 @@ fn print_summary(outcomes: &[Outcome], only: Option<Which>) {
                 );
             }
             None => println!(
-                "RESULT framework={} static: {} | ours: {} | ratio_rps={:.4} ratio_cpu={:.4} other_cpu_pct={:.0}",
+                "RESULT framework={} placement={placement:?} static: {} | ours: {} | ratio_rps={:.4} ratio_cpu={:.4} other_cpu_pct={:.0}",
                 o.framework.name(),
                 line(&o.fixed),
                 line(&o.ours),

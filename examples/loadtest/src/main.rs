@@ -42,6 +42,8 @@ bytes, prebuilt) on each framework, interleaved rounds, keep-alive, fixed count.
   --concurrency N   connections                              [64]
   --framework F     axum | actix | warp | all                [all]
   --only R          ours | static: drive one route (profiling)
+  --static WHERE    outside | inside: /static outside the
+                    adapter, or under it with /ours          [outside]
   --accept VALUE    the Accept field sent                    [application/json]
   --no-accept       send no Accept field
   --deadline SECS   abort (exit 2) when exceeded             [600]
@@ -99,6 +101,7 @@ fn run() -> Result<ExitCode, BoxError> {
             "--concurrency",
             "--framework",
             "--only",
+            "--static",
             "--accept",
             "--no-accept",
             "--deadline",
@@ -130,7 +133,13 @@ fn run() -> Result<ExitCode, BoxError> {
             } else {
                 Some(get("--accept").unwrap_or_else(|| "application/json".to_owned()))
             };
+            let placement = match get("--static").as_deref() {
+                None | Some("outside") => servers::Placement::Outside,
+                Some("inside") => servers::Placement::Inside,
+                Some(other) => return Err(format!("--static {other}: outside or inside").into()),
+            };
             let options = bench::Options {
+                placement,
                 requests: number("--requests", 200_000)? as usize,
                 rounds: number("--rounds", 10)?.max(1) as usize,
                 concurrency,

@@ -77,14 +77,37 @@ fn prebuilt() -> &'static Prebuilt {
     PREBUILT.get().expect("set_prebuilt before serving")
 }
 
+/// Where the bench's `/static` route sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Outside the adapter: the whole adapter stack against no adapter.
+    Outside,
+    /// Under the adapter with `/ours`: the error path alone against a
+    /// prebuilt response (the adapter passes it through, adding the
+    /// request id it already has).
+    Inside,
+}
+
 /// Starts `framework`'s bench server: `/ours` through the adapter stack,
-/// `/static` outside it.
-pub(crate) fn start_bench(framework: Framework) -> Result<SocketAddr, BoxError> {
+/// `/static` where `placement` says.
+pub(crate) fn start_bench(
+    framework: Framework,
+    placement: Placement,
+) -> Result<SocketAddr, BoxError> {
+    let inside = placement == Placement::Inside;
     match framework {
-        Framework::Axum => spawn_tokio("axum-bench", |listener| async move {
-            axum::serve(listener, bench_axum()).await
+        Framework::Axum => spawn_tokio("axum-bench", move |listener| async move {
+            axum::serve(listener, bench_axum(inside)).await
         }),
+        Framework::Actix if inside => spawn_actix("actix-bench", bench_actix_inside),
         Framework::Actix => spawn_actix("actix-bench", bench_actix),
+        Framework::Warp if inside => spawn_tokio("warp-bench", |listener| async move {
+            warp::serve(bench_warp_inside())
+                .incoming(listener)
+                .run()
+                .await;
+            Ok(())
+        }),
         Framework::Warp => spawn_tokio("warp-bench", |listener| async move {
             warp::serve(bench_warp()).incoming(listener).run().await;
             Ok(())
@@ -208,14 +231,21 @@ mod axum_app {
     }
 }
 
-fn bench_axum() -> axum::Router {
+fn bench_axum(static_inside: bool) -> axum::Router {
     use axum::routing::get;
     use gateway_error::axum::GatewayErrorLayer;
+    let layer = GatewayErrorLayer::new(scenarios::bench_policy());
+    if static_inside {
+        return axum::Router::new()
+            .route("/ours", get(axum_app::ours))
+            .route("/static", get(axum_app::fixed))
+            .layer(layer);
+    }
     // `Router::layer` wraps each route's endpoint, so the merged router's
     // `/ours` goes through the layer exactly as in a router layered whole.
     let ours = axum::Router::new()
         .route("/ours", get(axum_app::ours))
-        .layer(GatewayErrorLayer::new(scenarios::bench_policy()));
+        .layer(layer);
     axum::Router::new()
         .route("/static", get(axum_app::fixed))
         .merge(ours)
@@ -290,6 +320,23 @@ fn bench_actix() -> actix_web::App<
         )
 }
 
+fn bench_actix_inside() -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    use actix_web::web;
+    use gateway_error::actix::GatewayErrors;
+    actix_web::App::new()
+        .wrap(GatewayErrors::new(scenarios::bench_policy()))
+        .route("/static", web::get().to(actix_app::fixed))
+        .route("/ours", web::get().to(actix_app::ours))
+}
+
 fn soak_actix() -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -339,6 +386,22 @@ fn bench_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Reje
         .and_then(|| async { Err::<String, _>(warp::reject::custom(scenarios::bench_error())) });
     // `/static` first, so that it never enters `handle`.
     fixed.or(gateway_error::warp::handle(ours, scenarios::bench_policy()))
+}
+
+fn bench_warp_inside() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone
+{
+    use warp::Reply;
+    let fixed = warp::path!("static").map(|| {
+        let prebuilt = prebuilt();
+        let mut response = http::Response::new(prebuilt.body.clone());
+        *response.status_mut() = prebuilt.status;
+        *response.headers_mut() = prebuilt.headers.clone();
+        response.into_response()
+    });
+    let ours = warp::path!("ours").and_then(|| async {
+        Err::<warp::reply::Response, _>(warp::reject::custom(scenarios::bench_error()))
+    });
+    gateway_error::warp::handle(fixed.or(ours).unify(), scenarios::bench_policy())
 }
 
 fn soak_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {

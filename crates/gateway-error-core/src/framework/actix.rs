@@ -11,26 +11,34 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 
-use super::default_response;
-use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
+use super::renders_again;
+use crate::{
+    BadGateway, GatewayError, GatewayTimeout, InternalServerError, RenderContext,
+    ServiceUnavailable, render,
+};
 
-/// The actix-web response for `error`, rendered for the default context.
+/// The actix-web response for `error`, rendered for the default context;
+/// under `gateway-error-actix`'s middleware only its skeleton (see
+/// [`default_response`](super::default_response)).
 fn respond(error: GatewayError) -> HttpResponse {
-    let (mut parts, body) = default_response(error).into_parts();
-    let mut response = HttpResponse::with_body(status(parts.status), BoxBody::new(body));
-    let headers = response.headers_mut();
-    for (name, value) in &parts.headers {
-        // Always valid: they come from an http 1 map. Skipped, not unwrapped.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(name, value);
+    let mut response = if renders_again() {
+        HttpResponse::new(status(error.status()))
+    } else {
+        let (parts, body) = render(&error, &RenderContext::new()).into_parts();
+        let mut response = HttpResponse::with_body(status(parts.status), BoxBody::new(body));
+        let headers = response.headers_mut();
+        for (name, value) in &parts.headers {
+            // Always valid: they come from an http 1 map. Skipped, not unwrapped.
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_str().as_bytes()),
+                HeaderValue::from_bytes(value.as_bytes()),
+            ) {
+                headers.append(name, value);
+            }
         }
-    }
-    if let Some(error) = parts.extensions.remove::<GatewayError>() {
-        response.extensions_mut().insert(error);
-    }
+        response
+    };
+    response.extensions_mut().insert(error);
     response
 }
 
@@ -98,6 +106,22 @@ mod tests {
         assert_eq!(found, Some(http::StatusCode::BAD_GATEWAY));
         let body = response.into_body().try_into_bytes().ok();
         assert_eq!(body.as_deref(), Some(expected.body().as_ref()));
+    }
+
+    #[test]
+    fn under_the_middleware_only_the_skeleton_is_made() {
+        let err = GatewayTimeout::upstream("pricing");
+        let response = crate::framework::rendered_again(|| err.error_response());
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(response.headers().is_empty());
+        let found = response
+            .extensions()
+            .get::<GatewayError>()
+            .and_then(GatewayError::upstream_name)
+            .map(str::to_owned);
+        assert_eq!(found.as_deref(), Some("pricing"));
+        let body = response.into_body().try_into_bytes().ok();
+        assert_eq!(body.as_deref(), Some(&b""[..]));
     }
 
     #[test]

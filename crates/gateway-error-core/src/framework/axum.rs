@@ -15,10 +15,19 @@ macro_rules! into_response {
         #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {
-                super::default_response(GatewayError::from(self)).map(Body::from)
+                super::default_response(GatewayError::from(self)).map(body)
             }
         }
     )+};
+}
+
+/// The body as axum's; an adapter's skeleton's empty one without boxing.
+fn body(bytes: bytes::Bytes) -> Body {
+    if bytes.is_empty() {
+        Body::empty()
+    } else {
+        Body::from(bytes)
+    }
 }
 
 into_response!(

@@ -23,7 +23,7 @@ use crate::{GatewayError, RenderContext, render};
 #[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
 #[allow(dead_code, reason = "used by the framework files as they are written")]
 pub(crate) fn default_response(error: GatewayError) -> http::Response<bytes::Bytes> {
-    let mut response = if RENDERED_AGAIN.get() > 0 {
+    let mut response = if renders_again() {
         let mut skeleton = http::Response::new(bytes::Bytes::new());
         *skeleton.status_mut() = error.status();
         skeleton
@@ -32,6 +32,13 @@ pub(crate) fn default_response(error: GatewayError) -> http::Response<bytes::Byt
     };
     response.extensions_mut().insert(error);
     response
+}
+
+/// Whether an adapter on this thread will render a gateway error response
+/// again (see [`rendered_again`]).
+#[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
+pub(crate) fn renders_again() -> bool {
+    RENDERED_AGAIN.get() > 0
 }
 
 #[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
