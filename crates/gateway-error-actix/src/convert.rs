@@ -7,9 +7,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
+use gateway_error_core::__private::RenderedParts;
+use gateway_error_core::Format;
 
 /// An actix-web method as an http 1 method.
 pub(crate) fn method(method: &Method) -> Option<http::Method> {
@@ -52,48 +54,61 @@ pub(crate) fn headers_to_http(headers: &HeaderMap) -> http::HeaderMap {
 }
 
 /// Replaces `out` with the http 1 `headers`.
-///
-/// The renderer's names and constant values are mapped to actix-web's
-/// constants: neither parsed nor copied.
-pub(crate) fn headers_from_http(headers: http::HeaderMap, out: &mut HeaderMap) {
+pub(crate) fn headers_from_http(headers: &http::HeaderMap, out: &mut HeaderMap) {
     out.clear();
     out.reserve(headers.len());
-    for (name, value) in &headers {
-        if let (Some(name), Some(value)) = (header_name(name), header_value(value)) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
             out.append(name, value);
         }
     }
 }
 
-/// An http 1 field name as actix-web's; the renderer's own without parsing.
-fn header_name(name: &http::HeaderName) -> Option<HeaderName> {
-    use actix_web::http::header;
-    Some(match name.as_str() {
-        "content-type" => header::CONTENT_TYPE,
-        "content-length" => header::CONTENT_LENGTH,
-        "cache-control" => header::CACHE_CONTROL,
-        "vary" => header::VARY,
-        "retry-after" => header::RETRY_AFTER,
-        "proxy-status" => HeaderName::from_static("proxy-status"),
-        "x-request-id" => HeaderName::from_static("x-request-id"),
-        other => HeaderName::from_bytes(other.as_bytes()).ok()?,
-    })
+/// The renderer's parts as actix-web's headers (replacing `out`) and body:
+/// names and constant values are actix-web constants, the other values
+/// share the rendered buffer, so nothing is parsed or copied. For HEAD see
+/// [`body`].
+pub(crate) fn parts_into(parts: RenderedParts, head: bool, out: &mut HeaderMap) -> BoxBody {
+    static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+    out.clear();
+    out.reserve(7);
+    out.insert(header::CONTENT_TYPE, content_type(parts.format));
+    let length = std::str::from_utf8(&parts.content_length)
+        .ok()
+        .and_then(|value| value.parse().ok());
+    if let Ok(value) = HeaderValue::from_maybe_shared(parts.content_length) {
+        out.insert(header::CONTENT_LENGTH, value);
+    }
+    out.insert(
+        header::CACHE_CONTROL,
+        const { HeaderValue::from_static("no-store") },
+    );
+    out.insert(header::VARY, const { HeaderValue::from_static("accept") });
+    if let Some(Ok(value)) = parts.retry_after.map(HeaderValue::from_maybe_shared) {
+        out.insert(header::RETRY_AFTER, value);
+    }
+    if let Some(Ok(value)) = parts.proxy_status.map(HeaderValue::from_maybe_shared) {
+        out.insert(PROXY_STATUS.clone(), value);
+    }
+    match length {
+        Some(length) if head && parts.body.is_empty() => BoxBody::new(HeadBody(length)),
+        _ => BoxBody::new(parts.body),
+    }
 }
 
-/// An http 1 field value as actix-web's; the renderer's constant values
-/// without copying.
-fn header_value(value: &http::HeaderValue) -> Option<HeaderValue> {
-    const CONSTANT: [&str; 6] = [
-        "application/json",
-        "application/problem+json",
-        "text/html; charset=utf-8",
-        "text/plain; charset=utf-8",
-        "no-store",
-        "accept",
-    ];
-    match CONSTANT.iter().find(|c| c.as_bytes() == value.as_bytes()) {
-        Some(constant) => Some(HeaderValue::from_static(constant)),
-        None => HeaderValue::from_bytes(value.as_bytes()).ok(),
+/// A format's `Content-Type` value, built at compile time.
+fn content_type(format: Format) -> HeaderValue {
+    match format {
+        Format::ProblemJson => {
+            const { HeaderValue::from_static(Format::ProblemJson.content_type()) }
+        }
+        Format::Html => const { HeaderValue::from_static(Format::Html.content_type()) },
+        Format::Text => const { HeaderValue::from_static(Format::Text.content_type()) },
+        // `Format` is non-exhaustive: JSON is the renderer's default too.
+        _ => const { HeaderValue::from_static(Format::Json.content_type()) },
     }
 }
 
@@ -146,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_round_trip_and_constants_map_to_actix_constants() {
+    fn headers_round_trip() {
         let fields = [
             ("content-type", "application/problem+json"),
             ("cache-control", "no-store"),
@@ -172,7 +187,7 @@ mod tests {
             HeaderName::from_static("x-old"),
             HeaderValue::from_static("1"),
         );
-        headers_from_http(out, &mut back);
+        headers_from_http(&out, &mut back);
         assert!(!back.contains_key("x-old"));
         let mut got: Vec<(&str, &str)> = back
             .iter()

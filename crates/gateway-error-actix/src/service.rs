@@ -12,6 +12,7 @@ use actix_web::error::InternalError;
 use actix_web::http::Method;
 use actix_web::http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{Error, HttpResponse};
+use gateway_error_core::__private::{RenderedParts, render_parts};
 use gateway_error_core::{
     BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
     ServiceUnavailable, generate_request_id, is_valid_request_id, log, rerender,
@@ -146,12 +147,7 @@ impl RequestParts {
 
     /// Renders `error` for this request, over a response's `headers`: the
     /// renderer's are replaced, every other one is kept.
-    fn render(
-        &self,
-        error: &GatewayError,
-        headers: &HeaderMap,
-        policy: &Policy,
-    ) -> http::Response<actix_web::web::Bytes> {
+    fn render(&self, error: &GatewayError, headers: &HeaderMap, policy: &Policy) -> Rendered {
         let method = convert::method(&self.method);
         let mut ctx = match (&self.accept, self.more_accept.is_empty()) {
             (None, _) => RenderContext::new(),
@@ -172,27 +168,53 @@ impl RequestParts {
             ctx = ctx.with_request_id(id);
         }
         log(error, ctx.request_id());
-        rerender(error, &ctx, convert::headers_to_http(headers))
+        if headers.is_empty() {
+            // The usual case, the skeleton of a handler's error: nothing to
+            // keep, so no http 1 map is needed either.
+            Rendered::Parts(render_parts(error, &ctx))
+        } else {
+            Rendered::Response(rerender(error, &ctx, convert::headers_to_http(headers)))
+        }
     }
 
     /// `response` with the status, headers and body of `rendered`, and the
     /// request id.
     fn apply<B>(
         &mut self,
-        rendered: http::Response<actix_web::web::Bytes>,
-        response: HttpResponse<B>,
+        rendered: Rendered,
+        mut response: HttpResponse<B>,
     ) -> HttpResponse<BoxBody> {
-        let (parts, body) = rendered.into_parts();
         let head = self.method == Method::HEAD;
-        let mut response = response.set_body(convert::body(body, head, &parts.headers));
-        *response.status_mut() = convert::status(parts.status);
-        let headers = response.headers_mut();
-        convert::headers_from_http(parts.headers, headers);
+        let (status, body) = match rendered {
+            Rendered::Parts(parts) => {
+                let status = parts.status;
+                (
+                    status,
+                    convert::parts_into(parts, head, response.headers_mut()),
+                )
+            }
+            Rendered::Response(rendered) => {
+                let (parts, body) = rendered.into_parts();
+                convert::headers_from_http(&parts.headers, response.headers_mut());
+                (parts.status, convert::body(body, head, &parts.headers))
+            }
+        };
+        let mut response = response.set_body(body);
+        *response.status_mut() = convert::status(status);
         if let Some(id) = self.request_id.take() {
-            headers.insert(X_REQUEST_ID.clone(), id);
+            response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         }
         response
     }
+}
+
+/// A gateway error rendered for a request, in the form the response's
+/// headers allowed.
+enum Rendered {
+    /// Over a response without headers: straight into actix-web's.
+    Parts(RenderedParts),
+    /// Over a response with headers, which it keeps: through http 1.
+    Response(http::Response<actix_web::web::Bytes>),
 }
 
 /// The request's valid `x-request-id`, or a new one put into the request's

@@ -69,6 +69,62 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 /// ```
 #[must_use]
 pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> {
+    let parts = render_parts(error, ctx);
+    let mut response = Response::new(parts.body);
+    *response.status_mut() = parts.status;
+    let headers = response.headers_mut();
+    // Room for the six fields and the adapters' `x-request-id`, which would
+    // otherwise grow the map.
+    headers.reserve(7);
+    headers.insert(CONTENT_TYPE, content_type(parts.format));
+    if let Ok(value) = HeaderValue::from_maybe_shared(parts.content_length) {
+        headers.insert(CONTENT_LENGTH, value);
+    }
+    headers.insert(
+        CACHE_CONTROL,
+        const { HeaderValue::from_static("no-store") },
+    );
+    headers.insert(VARY, const { HeaderValue::from_static("accept") });
+    if let Some(Ok(value)) = parts.retry_after.map(HeaderValue::from_maybe_shared) {
+        headers.insert(RETRY_AFTER, value);
+    }
+    if let Some(Ok(value)) = parts.proxy_status.map(HeaderValue::from_maybe_shared) {
+        headers.insert(PROXY_STATUS.clone(), value);
+    }
+    response
+}
+
+/// What [`render`] makes of an error, before it becomes an
+/// `http::Response`: for adapters whose framework has its own header types
+/// (actix-web's http 0.2). Not a stable API.
+///
+/// The fields are, in this order: `Content-Type` (the format's
+/// [`content_type`](Format::content_type)), `Content-Length`,
+/// `Cache-Control: no-store`, `Vary: accept`, `Retry-After` and
+/// `Proxy-Status` when set. The values are slices of one buffer shared with
+/// the body, and valid field values.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RenderedParts {
+    /// The status.
+    pub status: StatusCode,
+    /// The negotiated format.
+    pub format: Format,
+    /// The body; empty for HEAD.
+    pub body: Bytes,
+    /// `Content-Length`: the body's length, or for HEAD the length GET's
+    /// body would have.
+    pub content_length: Bytes,
+    /// `Retry-After`, if the error has a retry hint.
+    pub retry_after: Option<Bytes>,
+    /// `Proxy-Status`, if the policy names the proxy.
+    pub proxy_status: Option<Bytes>,
+}
+
+/// Renders `error` into its parts (see [`RenderedParts`]).
+#[doc(hidden)]
+#[must_use]
+pub fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> RenderedParts {
     let view = View::new(error.status(), error.inner(), ctx);
     let format = ctx.format();
     let head = ctx.method() == Some(&Method::HEAD);
@@ -93,7 +149,10 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     );
     let proxy_status = write_proxy_status(&view, ctx, &mut text);
     let mut buf = text.into_bytes();
-    let retry_after = push(&mut buf, retry_after);
+    let retry_after = view
+        .retry_after
+        .as_ref()
+        .map(|_| push(&mut buf, retry_after));
     let body_start = buf.len();
     let len = if head {
         let mut count = Count(0);
@@ -106,35 +165,18 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     let body_end = buf.len();
     let length = push(&mut buf, Decimal::new(len as u64).as_bytes());
     let shared = Bytes::from(buf);
-    let value = |range: Range<usize>| HeaderValue::from_maybe_shared(shared.slice(range)).ok();
-
-    let mut response = Response::new(if head {
-        Bytes::new()
-    } else {
-        shared.slice(body_start..body_end)
-    });
-    *response.status_mut() = view.status;
-    let headers = response.headers_mut();
-    // Room for the six fields and the adapters' `x-request-id`, which would
-    // otherwise grow the map.
-    headers.reserve(7);
-    headers.insert(CONTENT_TYPE, content_type(format));
-    headers.insert(
-        CONTENT_LENGTH,
-        value(length).unwrap_or_else(|| HeaderValue::from(len)),
-    );
-    headers.insert(
-        CACHE_CONTROL,
-        const { HeaderValue::from_static("no-store") },
-    );
-    headers.insert(VARY, const { HeaderValue::from_static("accept") });
-    if let Some(value) = view.retry_after.as_ref().and_then(|_| value(retry_after)) {
-        headers.insert(RETRY_AFTER, value);
+    RenderedParts {
+        status: view.status,
+        format,
+        body: if head {
+            Bytes::new()
+        } else {
+            shared.slice(body_start..body_end)
+        },
+        content_length: shared.slice(length),
+        retry_after: retry_after.map(|range| shared.slice(range)),
+        proxy_status: proxy_status.map(|range| shared.slice(range)),
     }
-    if let Some(value) = proxy_status.and_then(value) {
-        headers.insert(PROXY_STATUS.clone(), value);
-    }
-    response
 }
 
 /// Appends `s` to `buf`, returning where it went.
