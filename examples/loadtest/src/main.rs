@@ -2,8 +2,8 @@
 //! 6's soak). Run by hand, not in CI:
 //!
 //! ```sh
-//! export CARGO_TARGET_DIR=/tmp/target-load
 //! cargo run --release -p loadtest -- bench            # ours vs static, per framework
+//! cargo run --release -p loadtest -- bench --static inside   # static under the adapter too
 //! cargo run --release -p loadtest -- soak             # 100,000 mixed requests per framework
 //! cargo run --release -p loadtest -- help             # every option
 //! ```

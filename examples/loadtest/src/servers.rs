@@ -374,14 +374,17 @@ fn soak_actix() -> actix_web::App<
 
 // ---------------------------------------------------------------- warp
 
+/// The prebuilt 502 as a warp reply.
+fn warp_fixed() -> warp::reply::Response {
+    let prebuilt = prebuilt();
+    let mut response = warp::reply::Response::new(prebuilt.body.clone().into());
+    *response.status_mut() = prebuilt.status;
+    *response.headers_mut() = prebuilt.headers.clone();
+    response
+}
+
 fn bench_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
-    let fixed = warp::path!("static").map(|| {
-        let prebuilt = prebuilt();
-        let mut response = http::Response::new(prebuilt.body.clone());
-        *response.status_mut() = prebuilt.status;
-        *response.headers_mut() = prebuilt.headers.clone();
-        response
-    });
+    let fixed = warp::path!("static").map(warp_fixed);
     let ours = warp::path!("ours")
         .and_then(|| async { Err::<String, _>(warp::reject::custom(scenarios::bench_error())) });
     // `/static` first, so that it never enters `handle`.
@@ -390,14 +393,7 @@ fn bench_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Reje
 
 fn bench_warp_inside() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone
 {
-    use warp::Reply;
-    let fixed = warp::path!("static").map(|| {
-        let prebuilt = prebuilt();
-        let mut response = http::Response::new(prebuilt.body.clone());
-        *response.status_mut() = prebuilt.status;
-        *response.headers_mut() = prebuilt.headers.clone();
-        response.into_response()
-    });
+    let fixed = warp::path!("static").map(warp_fixed);
     let ours = warp::path!("ours").and_then(|| async {
         Err::<warp::reply::Response, _>(warp::reject::custom(scenarios::bench_error()))
     });
