@@ -9,6 +9,7 @@ use std::task::{Context, Poll, ready};
 use axum_core::BoxError;
 use axum_core::body::Body;
 use bytes::Bytes;
+use gateway_error_core::__private::render_echoing;
 use gateway_error_core::{
     Format, GatewayError, Policy, RenderContext, X_REQUEST_ID, generate_request_id,
     is_valid_request_id, log, rerender,
@@ -206,34 +207,42 @@ struct RequestParts {
 
 impl RequestParts {
     /// Re-renders a response that carries a gateway error; echoes the
-    /// request id on every response (moved there, not copied).
+    /// request id on every response.
     fn finish<B>(&mut self, response: Response<B>) -> Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let (mut parts, body) = response.into_parts();
-        // The error stays where it is, in the extensions, for outer layers.
-        let body = match parts.extensions.get::<GatewayError>() {
-            None => Body::new(body),
-            Some(error) => {
-                drop(body);
-                let ctx = self
-                    .accept
-                    .apply(RenderContext::new().with_method(&self.method))
-                    .with_request_id(self.request_id.to_str().unwrap_or_default())
-                    .with_policy(&self.policy);
-                log(error, ctx.request_id());
-                let previous = mem::take(&mut parts.headers);
-                let (rendered, bytes) = rerender(error, &ctx, previous).into_parts();
-                parts.status = rendered.status;
-                parts.headers = rendered.headers;
-                Body::from(bytes)
-            }
-        };
         let request_id = mem::replace(&mut self.request_id, HeaderValue::from_static(""));
-        parts.headers.insert(&X_REQUEST_ID, request_id);
-        Response::from_parts(parts, body)
+        // The error stays where it is, in the extensions, for outer layers.
+        let Some(error) = parts.extensions.get::<GatewayError>() else {
+            parts.headers.insert(&X_REQUEST_ID, request_id);
+            return Response::from_parts(parts, Body::new(body));
+        };
+        drop(body);
+        let ctx = self
+            .accept
+            .apply(RenderContext::new().with_method(&self.method))
+            .with_request_id(request_id.to_str().unwrap_or_default())
+            .with_policy(&self.policy);
+        log(error, ctx.request_id());
+        let previous = mem::take(&mut parts.headers);
+        let rendered = if previous.is_empty() {
+            // The usual case, a handler's skeleton: the request id goes
+            // into the rendered map, which has room for it.
+            render_echoing(error, &ctx, request_id.clone())
+        } else {
+            let mut rendered = rerender(error, &ctx, previous);
+            rendered
+                .headers_mut()
+                .insert(&X_REQUEST_ID, request_id.clone());
+            rendered
+        };
+        let (rendered, bytes) = rendered.into_parts();
+        parts.status = rendered.status;
+        parts.headers = rendered.headers;
+        Response::from_parts(parts, Body::from(bytes))
     }
 }
 

@@ -56,7 +56,7 @@ pub use error::{
 pub mod __private {
     #[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
     pub use crate::framework::rendered_again;
-    pub use crate::render::{RenderedParts, render_parts};
+    pub use crate::render::{RenderedParts, render_echoing, render_parts};
 }
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]

@@ -11,7 +11,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use sfv::{ListEntry, Parser, Version};
 
-use crate::context::RenderContext;
+use crate::context::{RenderContext, X_REQUEST_ID};
 use crate::error::{GatewayError, Inner};
 use crate::negotiate::{Format, is_tchar};
 use crate::registry::{Phase, ProxyError};
@@ -70,6 +70,27 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 /// ```
 #[must_use]
 pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> {
+    render_with(error, ctx, None)
+}
+
+/// [`render`], with the `x-request-id` field an adapter echoes: in the
+/// same map, which a field appended later would grow (its entries are a
+/// clone, with no room). For the adapter crates only; not a stable API.
+#[doc(hidden)]
+#[must_use]
+pub fn render_echoing(
+    error: &GatewayError,
+    ctx: &RenderContext<'_>,
+    request_id: HeaderValue,
+) -> Response<Bytes> {
+    render_with(error, ctx, Some(request_id))
+}
+
+fn render_with(
+    error: &GatewayError,
+    ctx: &RenderContext<'_>,
+    request_id: Option<HeaderValue>,
+) -> Response<Bytes> {
     let parts = render_parts(error, ctx);
     let mut response = Response::new(parts.body);
     *response.status_mut() = parts.status;
@@ -78,6 +99,7 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
         parts.content_length,
         parts.retry_after,
         parts.proxy_status,
+        request_id,
     );
     response
 }
@@ -90,49 +112,59 @@ fn fields(
     content_length: Bytes,
     retry_after: Option<Bytes>,
     proxy_status: Option<Bytes>,
+    request_id: Option<HeaderValue>,
 ) -> HeaderMap {
+    /// Per format, one map for each set of optional fields (bit 0:
+    /// `Retry-After`, bit 1: `Proxy-Status`, bit 2: `x-request-id`).
+    const SETS: usize = 8;
     static TEMPLATES: LazyLock<Vec<HeaderMap>> = LazyLock::new(|| {
-        let mut templates = Vec::with_capacity(Format::ALL.len() * 4);
+        let mut templates = Vec::with_capacity(Format::ALL.len() * SETS);
         for format in Format::ALL {
-            for (retry_after, proxy_status) in
-                [(false, false), (true, false), (false, true), (true, true)]
-            {
-                templates.push(template(format, retry_after, proxy_status));
+            for set in 0..SETS {
+                templates.push(template(format, set & 1 != 0, set & 2 != 0, set & 4 != 0));
             }
         }
         templates
     });
-    let index = format_index(format) * 4
+    // Always valid (digits, an RFC 8941 list): checked all the same.
+    let shared = |bytes: Bytes| HeaderValue::from_maybe_shared(bytes).ok();
+    let content_length = shared(content_length);
+    let retry_after = retry_after.and_then(shared);
+    let proxy_status = proxy_status.and_then(shared);
+    let index = format_index(format) * SETS
         + usize::from(retry_after.is_some())
-        + 2 * usize::from(proxy_status.is_some());
+        + 2 * usize::from(proxy_status.is_some())
+        + 4 * usize::from(request_id.is_some());
     let Some(template) = TEMPLATES.get(index) else {
         return HeaderMap::new();
     };
     let mut headers = template.clone();
-    // The template's order: `Content-Length` second, `Retry-After` and
-    // `Proxy-Status` (when there) fifth and sixth.
-    let mut values = headers.values_mut().skip(1);
-    let put = |value: Option<&mut HeaderValue>, bytes: Bytes| {
-        if let (Some(slot), Ok(value)) = (value, HeaderValue::from_maybe_shared(bytes)) {
+    // The template's order: `Content-Length` second, then after two
+    // constant fields `Retry-After`, `Proxy-Status` and `x-request-id`,
+    // each when there.
+    let mut slots = headers.values_mut().skip(1);
+    let length_slot = slots.next();
+    let mut slots = slots.skip(2);
+    for value in [retry_after, proxy_status, request_id]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(slot) = slots.next() {
             *slot = value;
         }
-    };
-    put(values.next(), content_length);
-    let mut values = values.skip(2);
-    if let Some(bytes) = retry_after {
-        put(values.next(), bytes);
     }
-    if let Some(bytes) = proxy_status {
-        put(values.next(), bytes);
+    match (length_slot, content_length) {
+        (Some(slot), Some(value)) => *slot = value,
+        _ => {
+            headers.remove(CONTENT_LENGTH);
+        }
     }
     headers
 }
 
 /// The map [`fields`] clones: placeholders where values vary.
-fn template(format: Format, retry_after: bool, proxy_status: bool) -> HeaderMap {
+fn template(format: Format, retry_after: bool, proxy_status: bool, request_id: bool) -> HeaderMap {
     let placeholder = || HeaderValue::from_static("0");
-    // Room for the adapters' `x-request-id`, which would otherwise grow
-    // the map's index.
     let mut headers = HeaderMap::with_capacity(7);
     headers.insert(CONTENT_TYPE, content_type(format));
     headers.insert(CONTENT_LENGTH, placeholder());
@@ -146,6 +178,9 @@ fn template(format: Format, retry_after: bool, proxy_status: bool) -> HeaderMap 
     }
     if proxy_status {
         headers.insert(PROXY_STATUS.clone(), placeholder());
+    }
+    if request_id {
+        headers.insert(X_REQUEST_ID.clone(), placeholder());
     }
     headers
 }
@@ -1184,6 +1219,27 @@ mod tests {
                 .into();
             let response = render(&err, &RenderContext::new().with_policy(&policy));
             assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
+        }
+    }
+
+    #[test]
+    fn echoing_adds_the_request_id_last_to_every_field_set() {
+        let policy = Policy::new().with_proxy_name("bff");
+        let errors: [GatewayError; 2] = [typical(), GatewayTimeout::new().into()];
+        for error in &errors {
+            for format in Format::ALL {
+                for policy in [&Policy::new(), &policy] {
+                    let ctx = RenderContext::new().with_format(format).with_policy(policy);
+                    let plain = render(error, &ctx);
+                    let echoed = render_echoing(error, &ctx, HeaderValue::from_static("id-7"));
+                    assert_eq!(echoed.status(), plain.status());
+                    assert_eq!(echoed.body(), plain.body());
+                    let id = HeaderValue::from_static("id-7");
+                    let mut expected: Vec<_> = plain.headers().iter().collect();
+                    expected.push((&X_REQUEST_ID, &id));
+                    assert_eq!(echoed.headers().iter().collect::<Vec<_>>(), expected);
+                }
+            }
         }
     }
 

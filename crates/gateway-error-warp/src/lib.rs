@@ -74,8 +74,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::ready;
+use std::mem;
 use std::sync::Arc;
 
+use gateway_error_core::__private::render_echoing;
 use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
     ServiceUnavailable, X_REQUEST_ID, generate_request_id, is_valid_request_id, log, render,
@@ -210,42 +212,53 @@ fn respond(
     headers: &HeaderMap,
     outcome: Result<Response, Rejection>,
 ) -> Result<Response, Rejection> {
-    // The error, and the parts of the reply that carried it, if one did.
-    let (error, reply) = match outcome {
+    let id = request_id(headers);
+    let ctx = || {
+        RenderContext::new()
+            .with_method(method)
+            .with_accept(headers)
+            .with_policy(policy)
+            .with_request_id(id.to_str().unwrap_or_default())
+    };
+    match outcome {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
-            match parts.extensions.remove::<GatewayError>() {
-                Some(error) => (error, Some(parts)),
-                None => {
-                    let mut response = Response::from_parts(parts, body);
-                    set_request_id(&mut response, request_id(headers));
-                    return Ok(response);
-                }
-            }
+            // The error stays where it is, in the extensions.
+            let Some(error) = parts.extensions.get::<GatewayError>() else {
+                let mut response = Response::from_parts(parts, body);
+                set_request_id(&mut response, id);
+                return Ok(response);
+            };
+            let ctx = ctx();
+            log(error, ctx.request_id());
+            let previous = mem::take(&mut parts.headers);
+            let rendered = if previous.is_empty() {
+                // A reply's skeleton: the request id goes into the rendered
+                // map, which has room for it.
+                render_echoing(error, &ctx, id.clone())
+            } else {
+                let mut rendered = rerender(error, &ctx, previous);
+                rendered
+                    .headers_mut()
+                    .entry(&X_REQUEST_ID)
+                    .or_insert_with(|| id.clone());
+                rendered
+            };
+            let (rendered, bytes) = rendered.into_parts();
+            parts.status = rendered.status;
+            parts.headers = rendered.headers;
+            Ok(http::Response::from_parts(parts, bytes).into_response())
         }
-        Err(rejection) => match find(&rejection) {
-            Some(error) => (error, None),
-            None => return Err(rejection),
-        },
-    };
-
-    let id = request_id(headers);
-    let ctx = RenderContext::new()
-        .with_method(method)
-        .with_accept(headers)
-        .with_policy(policy)
-        .with_request_id(id.to_str().unwrap_or_default());
-    log(&error, ctx.request_id());
-    let mut response = match reply {
-        Some(parts) => {
-            let mut response = rerender(&error, &ctx, parts.headers).into_response();
-            *response.extensions_mut() = parts.extensions;
-            response
+        Err(rejection) => {
+            let Some(error) = find(&rejection) else {
+                return Err(rejection);
+            };
+            let ctx = ctx();
+            log(&error, ctx.request_id());
+            let response = render_echoing(&error, &ctx, id.clone()).into_response();
+            Ok(with_error(response, error))
         }
-        None => render(&error, &ctx).into_response(),
-    };
-    set_request_id(&mut response, id);
-    Ok(with_error(response, error))
+    }
 }
 
 /// Echoes the request id, unless the handler set one.
