@@ -278,6 +278,24 @@ fn soak_policy() -> Policy {
     scenarios::SOAK_POLICY.clone()
 }
 
+/// The type of an actix-web app the servers build (written once: the
+/// `impl` types cannot be named by an alias).
+macro_rules! actix_app {
+    () => {
+        actix_web::App<
+            impl actix_web::dev::ServiceFactory<
+                actix_web::dev::ServiceRequest,
+                Config = (),
+                Response = actix_web::dev::ServiceResponse<
+                    impl actix_web::body::MessageBody + use<>,
+                >,
+                Error = actix_web::Error,
+                InitError = (),
+            > + use<>,
+        >
+    };
+}
+
 // ---------------------------------------------------------------- actix-web
 
 mod actix_app {
@@ -298,15 +316,7 @@ mod actix_app {
     }
 }
 
-fn bench_actix() -> actix_web::App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
-        Error = actix_web::Error,
-        InitError = (),
-    > + use<>,
-> {
+fn bench_actix() -> actix_app!() {
     use actix_web::web;
     use gateway_error::actix::GatewayErrors;
     // The middleware wraps a scope holding `/ours` (with `App::wrap` it would
@@ -320,15 +330,7 @@ fn bench_actix() -> actix_web::App<
         )
 }
 
-fn bench_actix_inside() -> actix_web::App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
-        Error = actix_web::Error,
-        InitError = (),
-    > + use<>,
-> {
+fn bench_actix_inside() -> actix_app!() {
     use actix_web::web;
     use gateway_error::actix::GatewayErrors;
     actix_web::App::new()
@@ -337,15 +339,7 @@ fn bench_actix_inside() -> actix_web::App<
         .route("/ours", web::get().to(actix_app::ours))
 }
 
-fn soak_actix() -> actix_web::App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + use<>>,
-        Error = actix_web::Error,
-        InitError = (),
-    > + use<>,
-> {
+fn soak_actix() -> actix_app!() {
     use actix_web::{HttpResponse, web};
     use gateway_error::actix::GatewayErrors;
     let mut app = actix_web::App::new().wrap(GatewayErrors::new(soak_policy()));
