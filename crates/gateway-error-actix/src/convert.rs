@@ -69,16 +69,14 @@ pub(crate) fn headers_from_http(headers: &http::HeaderMap, out: &mut HeaderMap) 
 
 /// The renderer's parts as actix-web's headers (replacing `out`) and body:
 /// names and constant values are actix-web constants, the other values
-/// share the rendered buffer, so nothing is parsed or copied. For HEAD see
+/// share the rendered buffer, so no value is copied. For HEAD see
 /// [`body`].
 pub(crate) fn parts_into(parts: RenderedParts, head: bool, out: &mut HeaderMap) -> BoxBody {
     static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
     out.clear();
     out.reserve(7);
     out.insert(header::CONTENT_TYPE, content_type(parts.format));
-    let length = std::str::from_utf8(&parts.content_length)
-        .ok()
-        .and_then(|value| value.parse().ok());
+    let body = body(parts.body, head, Some(&parts.content_length));
     if let Ok(value) = HeaderValue::from_maybe_shared(parts.content_length) {
         out.insert(header::CONTENT_LENGTH, value);
     }
@@ -93,10 +91,7 @@ pub(crate) fn parts_into(parts: RenderedParts, head: bool, out: &mut HeaderMap) 
     if let Some(Ok(value)) = parts.proxy_status.map(HeaderValue::from_maybe_shared) {
         out.insert(PROXY_STATUS.clone(), value);
     }
-    match length {
-        Some(length) if head && parts.body.is_empty() => BoxBody::new(HeadBody(length)),
-        _ => BoxBody::new(parts.body),
-    }
+    body
 }
 
 /// A format's `Content-Type` value, built at compile time.
@@ -116,10 +111,9 @@ fn content_type(format: Format) -> HeaderValue {
 /// while its `Content-Length` is GET's; actix-web writes `Content-Length`
 /// from the body's size (dropping the header), so the body claims GET's size
 /// and yields nothing, as actix-web sends no body bytes for HEAD.
-pub(crate) fn body(body: Bytes, head: bool, headers: &http::HeaderMap) -> BoxBody {
-    let length = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
+pub(crate) fn body(body: Bytes, head: bool, content_length: Option<&[u8]>) -> BoxBody {
+    let length = content_length
+        .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(|value| value.parse().ok());
     match length {
         Some(length) if head && body.is_empty() => BoxBody::new(HeadBody(length)),
@@ -151,12 +145,10 @@ mod tests {
 
     #[test]
     fn head_bodies_claim_the_get_size_and_yield_no_bytes() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(208));
-        let head = body(Bytes::new(), true, &headers);
+        let head = body(Bytes::new(), true, Some(b"208"));
         assert_eq!(head.size(), BodySize::Sized(208));
         assert_eq!(head.try_into_bytes().ok(), None);
-        let get = body(Bytes::from_static(b"abc"), false, &headers);
+        let get = body(Bytes::from_static(b"abc"), false, Some(b"208"));
         assert_eq!(get.try_into_bytes().ok(), Some(Bytes::from_static(b"abc")));
     }
 

@@ -196,7 +196,9 @@ impl RequestParts {
             Rendered::Response(rendered) => {
                 let (parts, body) = rendered.into_parts();
                 convert::headers_from_http(&parts.headers, response.headers_mut());
-                (parts.status, convert::body(body, head, &parts.headers))
+                let length = parts.headers.get(http::header::CONTENT_LENGTH);
+                let body = convert::body(body, head, length.map(http::HeaderValue::as_bytes));
+                (parts.status, body)
             }
         };
         let mut response = response.set_body(body);
