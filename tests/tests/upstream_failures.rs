@@ -122,6 +122,29 @@ async fn bounded<F: Future>(what: &str, limit: Duration, future: F) -> F::Output
 }
 
 /// An error and its sources, one per line, for assertion messages.
+/// Each client's error: its name, its source chain, and what it classifies
+/// as.
+fn per_client<E>(
+    reqwest_error: reqwest::Error,
+    hyper_error: E,
+) -> [(&'static str, String, GatewayError); 2]
+where
+    E: StdError + Send + Sync + 'static,
+{
+    [
+        (
+            "reqwest",
+            chain(&reqwest_error),
+            GatewayError::from_upstream_error(UPSTREAM, reqwest_error),
+        ),
+        (
+            "hyper-util",
+            chain(&hyper_error),
+            GatewayError::from_upstream_error(UPSTREAM, hyper_error),
+        ),
+    ]
+}
+
 fn chain(error: &(dyn StdError + 'static)) -> String {
     let mut out = format!("{error:?}");
     let mut next = error.source();
@@ -784,18 +807,7 @@ async fn malformed_chunked_body_is_http_response_transfer_coding() {
     .await;
 
     let mut wrong = Vec::new();
-    for (client, what, err) in [
-        (
-            "reqwest",
-            chain(&reqwest_error),
-            GatewayError::from_upstream_error(UPSTREAM, reqwest_error),
-        ),
-        (
-            "hyper-util",
-            chain(&hyper_error),
-            GatewayError::from_upstream_error(UPSTREAM, hyper_error),
-        ),
-    ] {
+    for (client, what, err) in per_client(reqwest_error, hyper_error) {
         assert_eq!(err.status(), StatusCode::BAD_GATEWAY, "{client}: {what}");
         assert!(!err.is_retryable(&Method::POST), "{client}: {what}");
         if err.kind() != Some(ProxyError::HttpResponseTransferCoding) {
@@ -1022,18 +1034,7 @@ async fn connect_timeouts_on_a_full_backlog_are_connection_timeout() {
         .expect_err("the connect times out");
     assert!(hyper_error.is_connect(), "{}", chain(&hyper_error));
 
-    for (client, what, err) in [
-        (
-            "reqwest",
-            chain(&reqwest_error),
-            GatewayError::from_upstream_error(UPSTREAM, reqwest_error),
-        ),
-        (
-            "hyper-util",
-            chain(&hyper_error),
-            GatewayError::from_upstream_error(UPSTREAM, hyper_error),
-        ),
-    ] {
+    for (client, what, err) in per_client(reqwest_error, hyper_error) {
         assert_eq!(
             err.kind(),
             Some(ProxyError::ConnectionTimeout),
