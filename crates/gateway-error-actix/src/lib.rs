@@ -84,17 +84,15 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-mod convert;
 mod service;
 
 use std::future::{Ready, ready};
-use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::Error;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use gateway_error_core::Policy;
+use gateway_error_core::pipeline::{OnError, Pipeline};
 
 use crate::service::GatewayErrorsService;
 
@@ -104,10 +102,10 @@ use crate::service::GatewayErrorsService;
 /// Wrap it outside the middleware whose responses it should see: in
 /// actix-web the last `wrap` is the outermost. A gateway error that a
 /// middleware inside returns as `Err` is rendered too, in an
-/// `InternalError` that carries the rendered response. Inside the
-/// middleware a handler's error response is only a skeleton (its status,
-/// and the error in its extensions) until the middleware renders it, so a
-/// middleware in between must keep response extensions.
+/// `InternalError` that carries the rendered response. While the
+/// middleware polls the app, the request's context is current, so a
+/// handler's error response is complete for the request as soon as it is
+/// made: a middleware in between sees what the client will.
 ///
 /// # Examples
 ///
@@ -126,7 +124,7 @@ use crate::service::GatewayErrorsService;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct GatewayErrors {
-    policy: Arc<Policy>,
+    pipeline: Pipeline,
 }
 
 impl GatewayErrors {
@@ -147,9 +145,74 @@ impl GatewayErrors {
     /// ```
     #[must_use]
     pub fn new(policy: Policy) -> Self {
-        Self {
-            policy: Arc::new(policy),
-        }
+        Self::from_pipeline(Pipeline::new(policy))
+    }
+
+    /// Middleware running a configured [`Pipeline`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::actix::GatewayErrors;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Policy;
+    ///
+    /// let middleware = GatewayErrors::from_pipeline(Pipeline::new(Policy::new()).with_tracing(false));
+    /// # let _ = middleware;
+    /// ```
+    #[must_use]
+    pub fn from_pipeline(pipeline: Pipeline) -> Self {
+        Self { pipeline }
+    }
+
+    /// Turns the `tracing` event for each error on or off (see
+    /// [`Pipeline::with_tracing`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::actix::GatewayErrors;
+    ///
+    /// let quiet = GatewayErrors::default().with_tracing(false);
+    /// # let _ = quiet;
+    /// ```
+    #[must_use]
+    pub fn with_tracing(mut self, on: bool) -> Self {
+        self.pipeline = self.pipeline.with_tracing(on);
+        self
+    }
+
+    /// Adds an observer called once per error (see [`Pipeline::on_error`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::actix::GatewayErrors;
+    /// use gateway_error::pipeline::ErrorEvent;
+    ///
+    /// let middleware = GatewayErrors::default()
+    ///     .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type()));
+    /// # let _ = middleware;
+    /// ```
+    #[must_use]
+    pub fn on_error(mut self, observer: impl OnError) -> Self {
+        self.pipeline = self.pipeline.on_error(observer);
+        self
+    }
+
+    /// The policy the middleware renders under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::actix::GatewayErrors;
+    /// use gateway_error::Policy;
+    ///
+    /// assert_eq!(GatewayErrors::default().policy(), &Policy::new());
+    /// ```
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        self.pipeline.policy()
     }
 }
 
@@ -164,9 +227,9 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        // One copy per worker: requests then count references without
-        // sharing a cache line across threads.
-        let policy = Rc::new(Policy::clone(&self.policy));
-        ready(Ok(GatewayErrorsService::new(service, policy)))
+        ready(Ok(GatewayErrorsService::new(
+            service,
+            self.pipeline.clone(),
+        )))
     }
 }

@@ -1,38 +1,34 @@
 //! The service [`GatewayErrors`](crate::GatewayErrors) puts around an app,
-//! and its future.
+//! and its future: actix-web's translation of the core pipeline.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::error::InternalError;
-use actix_web::http::Method;
-use actix_web::http::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
-use actix_web::{Error, HttpResponse};
-use gateway_error_core::__private::{RenderedParts, render_parts};
+use actix_web::http::header::{ACCEPT, HeaderName, HeaderValue};
+use actix_web::{Error, HttpMessage, HttpResponse};
+use gateway_error_core::actix_web::{headers_to_http, into_actix, method_to_http};
+use gateway_error_core::pipeline::{Action, Instrumented, Pipeline, Rendered, RequestContext};
 use gateway_error_core::{
-    BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
-    ServiceUnavailable, generate_request_id, is_valid_request_id, log, rerender,
+    BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
 use pin_project_lite::pin_project;
-
-use crate::convert;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The service [`GatewayErrors`](crate::GatewayErrors) wraps around the
-/// app's: it gives requests an id and renders gateway errors for them.
+/// app's: it gives requests their context and finishes their responses.
 pub struct GatewayErrorsService<S> {
     service: S,
-    policy: Rc<Policy>,
+    pipeline: Pipeline,
 }
 
 impl<S> GatewayErrorsService<S> {
-    pub(crate) fn new(service: S, policy: Rc<Policy>) -> Self {
-        Self { service, policy }
+    pub(crate) fn new(service: S, pipeline: Pipeline) -> Self {
+        Self { service, pipeline }
     }
 }
 
@@ -47,23 +43,26 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        // Only what the response needs: a clone of the request itself
-        // would make routing panic (actix-web mutates it via `Rc::get_mut`).
-        let request_id = request_id(req.headers_mut());
-        let (accept, more_accept) = match req.headers().get_all(ACCEPT).as_slice() {
-            [] => (None, Vec::new()),
-            [first, rest @ ..] => (Some(first.clone()), rest.to_vec()),
-        };
-        let request = RequestParts {
-            method: req.method().clone(),
-            accept,
-            more_accept,
-            request_id,
-        };
+        let format = Format::negotiate_fields(
+            req.headers()
+                .get_all(ACCEPT)
+                .map(actix_web::http::header::HeaderValue::as_bytes),
+        );
+        let ctx = self.pipeline.capture_parts(
+            method_to_http(req.method()),
+            format,
+            req.headers().get(&X_REQUEST_ID).map(HeaderValue::as_bytes),
+        );
+        let id = ctx.request_id();
+        if id.is_generated()
+            && let Ok(value) = HeaderValue::from_bytes(id.header_value().as_bytes())
+        {
+            req.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        }
+        req.extensions_mut().insert(id.clone());
+        let future = ctx.in_scope(|| self.service.call(req));
         GatewayErrorsFuture {
-            future: self.service.call(req),
-            request,
-            policy: Rc::clone(&self.policy),
+            future: ctx.instrument(future),
         }
     }
 }
@@ -72,9 +71,7 @@ pin_project! {
     /// The future of a response from [`GatewayErrorsService`].
     pub struct GatewayErrorsFuture<F> {
         #[pin]
-        future: F,
-        request: RequestParts,
-        policy: Rc<Policy>,
+        future: Instrumented<F>,
     }
 }
 
@@ -85,150 +82,67 @@ where
     type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        // The middleware renders any gateway error again: the handler's
-        // default rendering is skipped.
-        let polled = gateway_error_core::__private::rendered_again(|| this.future.poll(cx));
-        Poll::Ready(match ready!(polled) {
-            Ok(res) => Ok(this.request.respond(res, this.policy)),
-            Err(err) => Err(this.request.respond_err(err, this.policy)),
+        let mut future = self.project().future;
+        let polled = ready!(future.as_mut().poll(cx));
+        let ctx = future.context();
+        Poll::Ready(match polled {
+            Ok(res) => Ok(finish(ctx, res)),
+            Err(err) => Err(finish_err(ctx, err)),
         })
     }
 }
 
-/// What the response needs of its request.
-struct RequestParts {
-    method: Method,
-    /// The first `Accept` field; the others, rarely any, in `more_accept`.
-    accept: Option<HeaderValue>,
-    more_accept: Vec<HeaderValue>,
-    request_id: Option<HeaderValue>,
-}
-
-impl RequestParts {
-    /// Echoes the request id, and renders a response that carries a
-    /// gateway error again, for this request.
-    fn respond<B>(
-        &mut self,
-        mut res: ServiceResponse<B>,
-        policy: &Policy,
-    ) -> ServiceResponse<EitherBody<B>> {
-        // The error stays where it is, in the extensions, for outer
-        // middleware.
-        let rendered = res
-            .response()
-            .extensions()
-            .get::<GatewayError>()
-            .map(|error| self.render(error, res.headers(), policy));
-        let Some(rendered) = rendered else {
-            if let Some(id) = self.request_id.take() {
+/// [`RequestContext::finish`] for actix-web's response.
+fn finish<B>(ctx: &RequestContext, mut res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let action = {
+        let extensions = res.response().extensions();
+        ctx.finish_head(
+            extensions.get::<GatewayError>(),
+            extensions.get::<Rendered>(),
+        )
+    };
+    match action {
+        Action::Keep => {
+            if let Some(id) = ctx.echo_value()
+                && !res.headers().contains_key(&X_REQUEST_ID)
+                && let Ok(id) = HeaderValue::from_bytes(id.as_bytes())
+            {
                 res.headers_mut().insert(X_REQUEST_ID.clone(), id);
             }
-            return res.map_into_left_body();
-        };
-        let (req, response) = res.into_parts();
-        let response = self.apply(rendered, response);
-        ServiceResponse::new(req, response).map_into_right_body()
-    }
-
-    /// A gateway error that a middleware inside this one returned as `Err`,
-    /// rendered for this request (its response is the error's
-    /// `error_response`); any other error unchanged.
-    fn respond_err(&mut self, err: Error, policy: &Policy) -> Error {
-        let Some(error) = gateway_error(&err) else {
-            return err;
-        };
-        let response = HttpResponse::new(convert::status(error.status()));
-        let rendered = self.render(&error, response.headers(), policy);
-        let mut response = self.apply(rendered, response);
-        response.extensions_mut().insert(error.clone());
-        InternalError::from_response(error, response).into()
-    }
-
-    /// Renders `error` for this request, over a response's `headers`: the
-    /// renderer's are replaced, every other one is kept.
-    fn render(&self, error: &GatewayError, headers: &HeaderMap, policy: &Policy) -> Rendered {
-        let method = convert::method(&self.method);
-        let mut ctx = match (&self.accept, self.more_accept.is_empty()) {
-            (None, _) => RenderContext::new(),
-            // The usual single field, negotiated from its bytes: no map.
-            (Some(one), true) => {
-                RenderContext::new().with_format(Format::negotiate_bytes(one.as_bytes()))
-            }
-            (Some(_), false) => RenderContext::new().with_accept(&convert::fields(
-                &http::header::ACCEPT,
-                self.accept.iter().chain(&self.more_accept),
-            )),
+            res.map_into_left_body()
         }
-        .with_policy(policy);
-        if let Some(method) = &method {
-            ctx = ctx.with_method(method);
+        Action::Render => {
+            let (req, response) = res.into_parts();
+            ServiceResponse::new(req, render_again(ctx, response)).map_into_right_body()
         }
-        if let Some(id) = self.request_id.as_ref().and_then(|id| id.to_str().ok()) {
-            ctx = ctx.with_request_id(id);
-        }
-        log(error, ctx.request_id());
-        if headers.is_empty() {
-            // The usual case, the skeleton of a handler's error: nothing to
-            // keep, so no http 1 map is needed either.
-            Rendered::Parts(render_parts(error, &ctx))
-        } else {
-            Rendered::Response(rerender(error, &ctx, convert::headers_to_http(headers)))
-        }
-    }
-
-    /// `response` with the status, headers and body of `rendered`, and the
-    /// request id.
-    fn apply<B>(
-        &mut self,
-        rendered: Rendered,
-        mut response: HttpResponse<B>,
-    ) -> HttpResponse<BoxBody> {
-        let head = self.method == Method::HEAD;
-        let (status, body) = match rendered {
-            Rendered::Parts(parts) => {
-                let status = parts.status;
-                (
-                    status,
-                    convert::parts_into(parts, head, response.headers_mut()),
-                )
-            }
-            Rendered::Response(rendered) => {
-                let (parts, body) = rendered.into_parts();
-                convert::headers_from_http(&parts.headers, response.headers_mut());
-                let length = parts.headers.get(http::header::CONTENT_LENGTH);
-                let body = convert::body(body, head, length.map(http::HeaderValue::as_bytes));
-                (parts.status, body)
-            }
-        };
-        let mut response = response.set_body(body);
-        *response.status_mut() = convert::status(status);
-        if let Some(id) = self.request_id.take() {
-            response.headers_mut().insert(X_REQUEST_ID.clone(), id);
-        }
-        response
     }
 }
 
-/// A gateway error rendered for a request, in the form the response's
-/// headers allowed.
-enum Rendered {
-    /// Over a response without headers: straight into actix-web's.
-    Parts(RenderedParts),
-    /// Over a response with headers, which it keeps: through http 1.
-    Response(http::Response<actix_web::web::Bytes>),
+/// A response carrying a gateway error rendered for another context,
+/// through [`RequestContext::finish_parts`] and back.
+fn render_again<B>(ctx: &RequestContext, mut response: HttpResponse<B>) -> HttpResponse<BoxBody> {
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = http::StatusCode::from_u16(response.status().as_u16()).unwrap_or_default();
+    parts.headers = headers_to_http(response.headers());
+    if let Some(error) = response.extensions_mut().remove::<GatewayError>() {
+        parts.extensions.insert(error);
+    }
+    let body = ctx.finish_parts(&mut parts);
+    into_actix(http::Response::from_parts(parts, body))
 }
 
-/// The request's valid `x-request-id`, or a new one put into the request's
-/// headers so that handlers see it.
-fn request_id(headers: &mut HeaderMap) -> Option<HeaderValue> {
-    let valid = |id: &&HeaderValue| id.to_str().is_ok_and(is_valid_request_id);
-    if let Some(id) = headers.get(&X_REQUEST_ID).filter(valid) {
-        return Some(id.clone());
-    }
-    let id = HeaderValue::from_bytes(generate_request_id().as_bytes()).ok()?;
-    headers.insert(X_REQUEST_ID.clone(), id.clone());
-    Some(id)
+/// A gateway error that a middleware inside returned as `Err`, rendered for
+/// this request in an `InternalError` that carries the response; any other
+/// error unchanged.
+fn finish_err(ctx: &RequestContext, err: Error) -> Error {
+    let Some(error) = gateway_error(&err) else {
+        return err;
+    };
+    let response = ctx.error_response(error.clone());
+    let response = ctx
+        .finish(response)
+        .map_body(|kept| kept, |rendered| rendered);
+    InternalError::from_response(error, into_actix(response)).into()
 }
 
 /// The gateway error an actix-web error wraps, if any.

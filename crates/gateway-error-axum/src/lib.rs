@@ -2,16 +2,18 @@
 //! that caused them.
 //!
 //! With the facade's `axum` feature, the error types implement
-//! `IntoResponse`, so handlers can return `Err(BadGateway::upstream(..))`.
-//! A handler cannot see the request, though, so that response is the
-//! canonical JSON one. This crate adds what needs the request:
+//! `IntoResponse`, so handlers can return `Err(BadGateway::upstream(..))`,
+//! and `RequestId` is an extractor. This crate translates the core
+//! [pipeline](gateway_error_core::pipeline) for axum and tower:
 //!
-//! - [`GatewayErrorLayer`], a tower layer that renders the error again with
-//!   the request's `Accept` fields (JSON, `application/problem+json`, HTML
-//!   or text), method (HEAD, retry-safety) and `x-request-id` (generated
-//!   when absent), under one [`Policy`](gateway_error_core::Policy); it
-//!   keeps the handler's other headers, logs each error once, and echoes
-//!   `x-request-id` on every response;
+//! - [`GatewayErrorLayer`], a tower layer that makes the request's context
+//!   current while it polls your app, so that a handler's error renders
+//!   for the request, once: its `Accept` fields (JSON,
+//!   `application/problem+json`, HTML or text), method (HEAD,
+//!   retry-safety) and `x-request-id` (generated when absent), under one
+//!   [`Policy`](gateway_error_core::Policy); it reports each error once
+//!   (`tracing`, your observers) and echoes `x-request-id` on every
+//!   response;
 //! - [`handle_error`], for axum's `HandleErrorLayer`: inner-service
 //!   failures (tower and tokio timeouts, refused connections, anything
 //!   else) become 504 and 502 gateway errors instead of 408 or 500.
@@ -25,8 +27,8 @@
 //!
 //! ```
 //! use axum::{Router, body::Body, http::Request, routing::get};
-//! use gateway_error_axum::GatewayErrorLayer;
-//! use gateway_error_core::{BadGateway, Policy};
+//! use gateway_error::axum::GatewayErrorLayer;
+//! use gateway_error::{BadGateway, Policy};
 //! use tower::ServiceExt;
 //!
 //! async fn product() -> Result<String, BadGateway> {

@@ -283,19 +283,7 @@ impl<'a> RenderContext<'a> {
         mut self,
         values: impl IntoIterator<Item = &'v HeaderValue>,
     ) -> Self {
-        let mut values = values.into_iter();
-        self.format = match (values.next(), values.next()) {
-            (None, _) => Format::Json,
-            (Some(one), None) => Format::negotiate_bytes(one.as_bytes()),
-            (Some(first), Some(second)) => {
-                let mut joined = first.as_bytes().to_vec();
-                for value in std::iter::once(second).chain(values) {
-                    joined.push(b',');
-                    joined.extend_from_slice(value.as_bytes());
-                }
-                Format::negotiate_bytes(&joined)
-            }
-        };
+        self.format = Format::negotiate_fields(values.into_iter().map(HeaderValue::as_bytes));
         self
     }
 

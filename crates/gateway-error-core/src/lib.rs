@@ -37,10 +37,9 @@ mod classify;
 mod context;
 mod error;
 mod framework;
-#[cfg(feature = "tracing")]
-mod log;
 mod negotiate;
 mod parse;
+pub mod pipeline;
 mod registry;
 mod render;
 mod request_id;
@@ -51,18 +50,18 @@ pub use context::{Policy, RenderContext, X_REQUEST_ID};
 pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
-/// For the adapter crates only: not a stable API.
-#[doc(hidden)]
-pub mod __private {
-    #[cfg(any(feature = "axum", feature = "actix-web", feature = "warp"))]
-    pub use crate::framework::rendered_again;
-    pub use crate::render::{RenderedParts, render_echoing, render_parts};
+/// Conversions between the renderer's `http` 1 types and actix-web 4's,
+/// shared by the error types' actix-web impls and `gateway-error-actix`.
+#[cfg(feature = "actix-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+pub mod actix_web {
+    pub use crate::framework::actix::{
+        headers_from_http, headers_to_http, into_actix, method_to_http,
+    };
 }
-#[cfg(feature = "tracing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
-pub use log::log;
 pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
+pub use pipeline::RequestId;
 pub use registry::{Phase, ProxyError};
 pub use render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, render, rerender};
 pub use request_id::{generate_request_id, is_valid_request_id};

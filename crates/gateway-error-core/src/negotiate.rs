@@ -150,6 +150,36 @@ impl Format {
         Format::try_negotiate_bytes(accept).unwrap_or_default()
     }
 
+    /// Negotiates over every `Accept` field line of a request, in order
+    /// (RFC 9110 section 5.3: several lines are one comma-separated list);
+    /// none means JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::Format;
+    ///
+    /// let fields: [&[u8]; 2] = [b"text/plain;q=0.5", b"text/html"];
+    /// assert_eq!(Format::negotiate_fields(fields), Format::Html);
+    /// assert_eq!(Format::negotiate_fields(std::iter::empty()), Format::Json);
+    /// ```
+    #[must_use]
+    pub fn negotiate_fields<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Format {
+        let mut fields = fields.into_iter();
+        match (fields.next(), fields.next()) {
+            (None, _) => Format::Json,
+            (Some(one), None) => Format::negotiate_bytes(one),
+            (Some(first), Some(second)) => {
+                let mut joined = first.to_vec();
+                for field in std::iter::once(second).chain(fields) {
+                    joined.push(b',');
+                    joined.extend_from_slice(field);
+                }
+                Format::negotiate_bytes(&joined)
+            }
+        }
+    }
+
     /// Picks the acceptable format with the highest quality, ties broken by
     /// [`Format::ALL`] order.
     ///

@@ -73,19 +73,6 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     render_with(error, ctx, None)
 }
 
-/// [`render`], with the `x-request-id` field an adapter echoes: in the
-/// same map, which a field appended later would grow (its entries are a
-/// clone, with no room). For the adapter crates only; not a stable API.
-#[doc(hidden)]
-#[must_use]
-pub fn render_echoing(
-    error: &GatewayError,
-    ctx: &RenderContext<'_>,
-    request_id: HeaderValue,
-) -> Response<Bytes> {
-    render_with(error, ctx, Some(request_id))
-}
-
 fn render_with(
     error: &GatewayError,
     ctx: &RenderContext<'_>,
@@ -205,9 +192,8 @@ fn format_index(format: Format) -> usize {
 /// `Cache-Control: no-store`, `Vary: accept`, `Retry-After` and
 /// `Proxy-Status` when set. The values are slices of one buffer shared with
 /// the body, and valid field values.
-#[doc(hidden)]
 #[derive(Debug)]
-pub struct RenderedParts {
+pub(crate) struct RenderedParts {
     /// The status.
     pub status: StatusCode,
     /// The negotiated format.
@@ -224,9 +210,8 @@ pub struct RenderedParts {
 }
 
 /// Renders `error` into its parts (see [`RenderedParts`]).
-#[doc(hidden)]
 #[must_use]
-pub fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> RenderedParts {
+pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> RenderedParts {
     let view = View::new(error.status(), error.inner(), ctx);
     let format = ctx.format();
     let head = ctx.method() == Some(&Method::HEAD);

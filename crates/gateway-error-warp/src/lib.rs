@@ -1,30 +1,32 @@
-//! The warp 0.4 adapter of [gateway-error]: renders gateway errors with the
-//! request's context.
+//! The warp 0.4 adapter of [gateway-error]: warp's translation of the core
+//! [pipeline](gateway_error_core::pipeline).
 //!
 //! warp hands a rejection to `recover` without the request, so a
 //! `BadGateway` rejected from a handler cannot know the client's `Accept`,
-//! method or request id there. [`handle`] wraps your routes instead: it reads
-//! the request's method and headers, runs the routes, and renders every
+//! method or request id there. [`handle`] wraps your routes instead: it
+//! captures the request's context, runs the routes, and renders every
 //! gateway error they produce — rejected with `warp::reject::custom(err)` or
-//! returned as a `Reply` — for that request:
+//! returned as a `Reply` — for that request, once:
 //!
 //! - the body format the client asked for (JSON, problem+json, HTML, text);
 //! - no body for HEAD, with the `Content-Length` GET would have;
 //! - `retryable` from the failure's phase and the request's method;
-//! - `x-request-id` echoed on every response that passes through (a new
-//!   one when the request has no valid id) and shown in error bodies;
+//! - the request id (see the pipeline's rule): handlers read it with the
+//!   [`request_id`] filter, and replies and 404s echo it;
 //! - `Proxy-Status` and the rest of the [`Policy`] you set once;
 //! - every other header of a re-rendered reply kept;
-//! - the error logged once through `tracing`, with its source chain.
+//! - each error reported once (`tracing`, your observers).
 //!
-//! Other rejections (404, 405, bad bodies, your own types) are returned
-//! unchanged, for warp or your own `recover` to answer. A rejection carrying
-//! a gateway error never reaches warp's default handler, which would show
-//! the error's `Debug` text to the client.
+//! warp's own rejections (405, 400 for a bad body, ...) are returned
+//! unchanged, for warp or your own `recover` to answer. A custom rejection
+//! that carries no gateway error is answered with a canonical 500, its
+//! `Debug` text going to the log only: warp's default answer would show it
+//! to the client. An application error type that wraps a
+//! [`GatewayError`] is found when you name it with [`Handle::find`].
 //!
 //! This crate is not a proxy or an HTTP client, and it does not map
 //! transport errors to gateway errors: that is the handler's job (see
-//! `GatewayError::from_kind` in the core).
+//! `GatewayError::from_upstream_error` in the core).
 //!
 //! Most users reach it through the facade: `gateway-error` with the `warp`
 //! feature, as `gateway_error::warp`.
@@ -73,40 +75,28 @@
 //! [gateway-error]: https://docs.rs/gateway-error
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod registry;
+
 use std::future::ready;
-use std::mem;
 use std::sync::Arc;
 
-use gateway_error_core::__private::render_echoing;
+use gateway_error_core::pipeline::{Finished, OnError, Pipeline, RequestContext, RequestId};
 use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
-    ServiceUnavailable, X_REQUEST_ID, generate_request_id, is_valid_request_id, log, render,
-    rerender,
+    ServiceUnavailable, render,
 };
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::registry::Registration;
+
 /// Wraps `routes` so that the gateway errors they produce are rendered for
-/// the request, with `policy`.
+/// the request, with `policy` (see the [crate docs](crate)).
 ///
-/// The filter reads the request's method and headers, then runs `routes`:
-///
-/// - a reply whose extensions hold a [`GatewayError`] (a handler returned
-///   `BadGateway` and friends as a `Reply`) is rendered again, keeping its
-///   other headers and extensions;
-/// - a rejection carrying one of the error types is rendered;
-/// - any other reply passes through, and any other rejection is returned
-///   unchanged, so warp's own 404/405 handling (or your `recover`) applies.
-///
-/// Every reply that comes out gets an `x-request-id` header, unless the
-/// handler set one (rejections returned to warp are answered without it): the request's own when it is valid (non-empty, at most
-/// 128 bytes, visible ASCII), a new one from [`generate_request_id`]
-/// otherwise. Error bodies show the same id. Each error is logged once with
-/// [`log`].
-///
-/// `routes` must reject with [`Rejection`] (all routes built from warp's
-/// path, method and body filters do).
+/// `handle(routes, policy)` is `Handle::new(policy).wrap(routes)`; use
+/// [`Handle`] to find your own error types in rejections, add observers,
+/// or turn the `tracing` event off.
 ///
 /// # Examples
 ///
@@ -130,6 +120,7 @@ use warp::{Filter, Rejection, Reply};
 ///
 /// let missing = warp::test::request().path("/nope").reply(&app).await;
 /// assert_eq!(missing.status(), 404);
+/// assert!(missing.headers().contains_key("x-request-id"));
 /// # Ok::<(), std::str::Utf8Error>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -142,22 +133,301 @@ where
     F: Filter<Extract = (T,), Error = Rejection> + Clone + Send + Sync + 'static,
     T: Reply,
 {
-    let policy = Arc::new(policy);
-    let routes = routes
-        // `respond` renders any gateway error again: the reply's default
-        // rendering is skipped.
-        .map(|reply: T| {
-            Ok(gateway_error_core::__private::rendered_again(|| {
-                reply.into_response()
-            }))
+    Handle::new(policy).wrap(routes)
+}
+
+/// How [`handle`] is configured: the [`Pipeline`], and the application
+/// error types to look for gateway errors in.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::warp::Handle;
+/// use gateway_error::{GatewayError, Policy, ServiceUnavailable};
+/// use warp::Filter;
+///
+/// /// An application's own rejection, which may wrap a gateway error.
+/// #[derive(Debug)]
+/// enum AppError {
+///     Gateway(GatewayError),
+///     NotAllowed,
+/// }
+/// impl warp::reject::Reject for AppError {}
+///
+/// let routes = warp::path("search").and_then(|| async {
+///     let err = GatewayError::from(ServiceUnavailable::upstream("search"));
+///     Err::<String, _>(warp::reject::custom(AppError::Gateway(err)))
+/// });
+/// let app = Handle::new(Policy::new())
+///     .find(|err: &AppError| match err {
+///         AppError::Gateway(err) => Some(err.clone()),
+///         AppError::NotAllowed => None,
+///     })
+///     .wrap(routes);
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let response = warp::test::request().path("/search").reply(&app).await;
+/// assert_eq!(response.status(), 503);
+/// assert!(!String::from_utf8_lossy(response.body()).contains("AppError"));
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Handle {
+    pipeline: Pipeline,
+    finders: Vec<Arc<dyn Fn(&Rejection) -> Option<GatewayError> + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("pipeline", &self.pipeline)
+            .field("finders", &self.finders.len())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Rendering under `policy`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::warp::Handle;
+    /// use gateway_error::Policy;
+    ///
+    /// let handle = Handle::new(Policy::new().with_proxy_name("bff"));
+    /// # let _ = handle;
+    /// ```
+    #[must_use]
+    pub fn new(policy: Policy) -> Self {
+        Self::from_pipeline(Pipeline::new(policy))
+    }
+
+    /// Running a configured [`Pipeline`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::warp::Handle;
+    /// use gateway_error::Policy;
+    ///
+    /// let handle = Handle::from_pipeline(Pipeline::new(Policy::new()).with_tracing(false));
+    /// # let _ = handle;
+    /// ```
+    #[must_use]
+    pub fn from_pipeline(pipeline: Pipeline) -> Self {
+        Self {
+            pipeline,
+            finders: Vec::new(),
+        }
+    }
+
+    /// Looks for gateway errors in rejections carrying your error type
+    /// `E` (warp finds a custom rejection by its concrete type, so it must
+    /// be named): `f` returns the gateway error an `E` wraps, if any. An
+    /// `E` without one is answered as any other custom rejection (a
+    /// canonical 500, its `Debug` text in the log only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::warp::Handle;
+    /// use gateway_error::{GatewayError, Policy};
+    ///
+    /// #[derive(Debug)]
+    /// struct Upstream(GatewayError);
+    /// impl warp::reject::Reject for Upstream {}
+    ///
+    /// let handle = Handle::new(Policy::new()).find(|e: &Upstream| Some(e.0.clone()));
+    /// # let _ = handle;
+    /// ```
+    #[must_use]
+    pub fn find<E, F>(mut self, f: F) -> Self
+    where
+        E: warp::reject::Reject,
+        F: Fn(&E) -> Option<GatewayError> + Send + Sync + 'static,
+    {
+        self.finders.push(Arc::new(move |rejection: &Rejection| {
+            rejection.find::<E>().and_then(&f)
+        }));
+        self
+    }
+
+    /// Adds an observer called once per error (see [`Pipeline::on_error`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::ErrorEvent;
+    /// use gateway_error::warp::Handle;
+    ///
+    /// let handle = Handle::default().on_error(|event: &ErrorEvent<'_>| println!("{}", event.error_type()));
+    /// # let _ = handle;
+    /// ```
+    #[must_use]
+    pub fn on_error(mut self, observer: impl OnError) -> Self {
+        self.pipeline = self.pipeline.on_error(observer);
+        self
+    }
+
+    /// Turns the `tracing` event for each error on or off (see
+    /// [`Pipeline::with_tracing`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::warp::Handle;
+    ///
+    /// let quiet = Handle::default().with_tracing(false);
+    /// # let _ = quiet;
+    /// ```
+    #[must_use]
+    pub fn with_tracing(mut self, on: bool) -> Self {
+        self.pipeline = self.pipeline.with_tracing(on);
+        self
+    }
+
+    /// Wraps `routes` (see [`handle`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::warp::Handle;
+    /// use warp::Filter;
+    ///
+    /// let app = Handle::default().wrap(warp::path("ok").map(|| "ok"));
+    /// # let _ = app;
+    /// ```
+    pub fn wrap<F, T>(
+        self,
+        routes: F,
+    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+    where
+        F: Filter<Extract = (T,), Error = Rejection> + Clone + Send + Sync + 'static,
+        T: Reply,
+    {
+        let handle = Arc::new(self);
+        let begin = {
+            let handle = Arc::clone(&handle);
+            warp::method().and(warp::header::headers_cloned()).map(
+                move |method: Method, headers: HeaderMap| {
+                    Registration::new(handle.pipeline.capture(&method, &headers))
+                },
+            )
+        };
+        let routes = routes
+            .map(Ok::<T, Rejection>)
+            .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
+        begin
+            .and(routes)
+            .and_then(move |registration: Registration, outcome| {
+                ready(handle.respond(registration.context(), outcome))
+            })
+    }
+
+    /// The response to what the routes produced, for the request.
+    fn respond<T: Reply>(
+        &self,
+        ctx: &RequestContext,
+        outcome: Result<T, Rejection>,
+    ) -> Result<Response, Rejection> {
+        let response = match outcome {
+            // A reply that is a gateway error renders for the request here.
+            Ok(reply) => ctx.in_scope(|| reply.into_response()),
+            Err(rejection) if rejection.is_not_found() => {
+                // warp's own answer to a 404, with the request id.
+                let mut response = Response::default();
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+            }
+            Err(rejection) => match self.find_in(&rejection) {
+                Found::Gateway(error) => ctx.error_response(error).into_response(),
+                Found::OtherCustom => {
+                    tracing_unhandled(&rejection);
+                    let error = InternalServerError::new().into();
+                    ctx.error_response(error).into_response()
+                }
+                Found::Warps => return Err(rejection),
+            },
+        };
+        Ok(match ctx.finish(response) {
+            Finished::Kept(response) => response,
+            Finished::Rendered(response) => response.into_response(),
         })
-        .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
-    warp::method()
-        .and(warp::header::headers_cloned())
-        .and(routes)
-        .and_then(move |method: Method, headers: HeaderMap, outcome| {
-            ready(respond(&policy, &method, &headers, outcome))
-        })
+    }
+
+    /// What a rejection carries.
+    fn find_in(&self, rejection: &Rejection) -> Found {
+        if let Some(error) =
+            find(rejection).or_else(|| self.finders.iter().find_map(|f| f(rejection)))
+        {
+            return Found::Gateway(error);
+        }
+        // warp's own rejections name their cause in their `Debug` text...
+        if is_custom(rejection) {
+            Found::OtherCustom
+        } else {
+            Found::Warps
+        }
+    }
+}
+
+enum Found {
+    Gateway(GatewayError),
+    OtherCustom,
+    Warps,
+}
+
+/// A filter yielding the request's [`RequestId`] under [`handle`], the one
+/// the client gets back: its own valid `x-request-id`, or the one `handle`
+/// generated. Outside `handle` it rejects with a 500
+/// `proxy_configuration_error`.
+///
+/// warp gives filters no request-local state, so `handle` keeps the
+/// request's context by the tokio task that serves the request (one per
+/// connection for HTTP/1, one per stream for HTTP/2) until the response
+/// is made. Run the routes under a tokio runtime's task (as `warp::serve`
+/// does); outside any task, only a request's own valid id is found.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::{Policy, RequestId};
+/// use gateway_error::warp::{handle, request_id};
+/// use warp::Filter;
+///
+/// let routes = warp::path("whoami")
+///     .and(request_id())
+///     .map(|id: RequestId| format!("you are {id}"));
+/// let app = handle(routes, Policy::new());
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let response = warp::test::request().path("/whoami").header("x-request-id", "r-1").reply(&app).await;
+/// assert_eq!(response.body().as_ref(), b"you are r-1");
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + Clone {
+    warp::header::headers_cloned().and_then(|headers: HeaderMap| {
+        ready(
+            registry::lookup()
+                .or_else(|| {
+                    // Outside a task: the request's own valid id is the
+                    // one `handle` echoes.
+                    let own = Pipeline::default().capture(&Method::GET, &headers);
+                    (!own.request_id().is_generated()).then_some(own)
+                })
+                .map(|ctx| ctx.request_id().clone())
+                .ok_or_else(|| {
+                    warp::reject::custom(
+                        InternalServerError::new()
+                            .with_kind(gateway_error_core::ProxyError::ProxyConfigurationError),
+                    )
+                }),
+        )
+    })
 }
 
 /// A handler for warp's [`recover`](warp::Filter::recover) that renders
@@ -167,8 +437,7 @@ where
 /// It sees only the rejection, so it renders for the default context: JSON
 /// whatever the client accepts, no `retryable` unless the failure's phase
 /// decides it, no request id, no `Proxy-Status`, and a body even for HEAD
-/// (hyper drops it on the wire). Replies carrying an error keep their
-/// default JSON rendering. Prefer [`handle`].
+/// (hyper drops it on the wire). Prefer [`handle`].
 ///
 /// # Errors
 ///
@@ -195,84 +464,12 @@ where
 pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
     match find(&rejection) {
         Some(error) => {
-            log(&error, None);
-            Ok(with_error(
-                render(&error, &RenderContext::new()).into_response(),
-                error,
-            ))
+            let mut response = render(&error, &RenderContext::new());
+            response.extensions_mut().insert(error);
+            Ok(response.into_response())
         }
         None => Err(rejection),
     }
-}
-
-/// Renders what `routes` produced for the request.
-fn respond(
-    policy: &Policy,
-    method: &Method,
-    headers: &HeaderMap,
-    outcome: Result<Response, Rejection>,
-) -> Result<Response, Rejection> {
-    let id = request_id(headers);
-    let ctx = || {
-        RenderContext::new()
-            .with_method(method)
-            .with_accept(headers)
-            .with_policy(policy)
-            .with_request_id(id.to_str().unwrap_or_default())
-    };
-    match outcome {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            // The error stays where it is, in the extensions.
-            let Some(error) = parts.extensions.get::<GatewayError>() else {
-                let mut response = Response::from_parts(parts, body);
-                set_request_id(&mut response, id);
-                return Ok(response);
-            };
-            let ctx = ctx();
-            log(error, ctx.request_id());
-            let previous = mem::take(&mut parts.headers);
-            let rendered = if previous.is_empty() {
-                // A reply's skeleton: the request id goes into the rendered
-                // map, which has room for it.
-                render_echoing(error, &ctx, id.clone())
-            } else {
-                let mut rendered = rerender(error, &ctx, previous);
-                rendered
-                    .headers_mut()
-                    .entry(&X_REQUEST_ID)
-                    .or_insert_with(|| id.clone());
-                rendered
-            };
-            let (rendered, bytes) = rendered.into_parts();
-            parts.status = rendered.status;
-            parts.headers = rendered.headers;
-            Ok(http::Response::from_parts(parts, bytes).into_response())
-        }
-        Err(rejection) => {
-            let Some(error) = find(&rejection) else {
-                return Err(rejection);
-            };
-            let ctx = ctx();
-            log(&error, ctx.request_id());
-            let response = render_echoing(&error, &ctx, id.clone()).into_response();
-            Ok(with_error(response, error))
-        }
-    }
-}
-
-/// Echoes the request id, unless the handler set one.
-fn set_request_id(response: &mut Response, id: HeaderValue) {
-    response.headers_mut().entry(&X_REQUEST_ID).or_insert(id);
-}
-
-/// The request's id when it has a valid one, a new one otherwise.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
-    headers
-        .get(&X_REQUEST_ID)
-        .filter(|id| id.to_str().is_ok_and(is_valid_request_id))
-        .cloned()
-        .unwrap_or_else(generate_request_id)
 }
 
 /// The gateway error a rejection carries, if any.
@@ -287,10 +484,35 @@ fn find(rejection: &Rejection) -> Option<GatewayError> {
         .or_else(|| one::<InternalServerError>(rejection))
 }
 
-/// Keeps `error` in the response's extensions, as the core's `Reply` does.
-fn with_error(mut response: Response, error: GatewayError) -> Response {
-    response.extensions_mut().insert(error);
-    response
+/// Whether warp would answer `rejection` as an unhandled custom one (a 500
+/// showing its `Debug` text).
+fn is_custom(rejection: &Rejection) -> bool {
+    // warp's own rejections are all 4xx but for a few internal faults;
+    // the types of the known ones are public, so anything else is custom.
+    use warp::reject::{
+        InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingCookie,
+        MissingHeader, PayloadTooLarge, UnsupportedMediaType,
+    };
+    let known = rejection.find::<MethodNotAllowed>().is_some()
+        || rejection.find::<InvalidHeader>().is_some()
+        || rejection.find::<MissingHeader>().is_some()
+        || rejection.find::<MissingCookie>().is_some()
+        || rejection.find::<InvalidQuery>().is_some()
+        || rejection.find::<LengthRequired>().is_some()
+        || rejection.find::<PayloadTooLarge>().is_some()
+        || rejection.find::<UnsupportedMediaType>().is_some()
+        || rejection
+            .find::<warp::body::BodyDeserializeError>()
+            .is_some();
+    !known
+}
+
+/// The `Debug` text of an unhandled rejection, for the log only.
+fn tracing_unhandled(rejection: &Rejection) {
+    tracing::warn!(
+        rejection = ?rejection,
+        "unhandled custom rejection, answered with a canonical 500"
+    );
 }
 
 /// The crate README, compiled so that its example cannot drift.

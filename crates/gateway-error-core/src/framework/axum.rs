@@ -1,13 +1,17 @@
-//! axum 0.8 (through `axum-core`): `IntoResponse` for every error type.
+//! axum 0.8 (through `axum-core`): `IntoResponse` for every error type, and
+//! [`RequestId`] as an extractor.
 //!
-//! A handler cannot see the request, so these render for the default
-//! context (JSON, no method, no request id) and keep the [`GatewayError`]
-//! in the response's extensions; `gateway-error-axum`'s layer renders it
-//! again with the request's `Accept`, method, request id and policy.
+//! Inside `gateway-error-axum`'s layer the response is rendered for the
+//! request (its `Accept`, method and id, the layer's policy); outside one,
+//! for the default context (JSON), with the [`GatewayError`] kept in the
+//! response's extensions for a layer to render again.
 
 use axum_core::body::Body;
+use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
 
+use crate::pipeline::{RequestContext, RequestId, respond};
 use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
 
 macro_rules! into_response {
@@ -15,19 +19,10 @@ macro_rules! into_response {
         #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {
-                super::default_response(GatewayError::from(self)).map(body)
+                respond(GatewayError::from(self)).map(Body::from)
             }
         }
     )+};
-}
-
-/// The body as axum's; an adapter's skeleton's empty one without boxing.
-fn body(bytes: bytes::Bytes) -> Body {
-    if bytes.is_empty() {
-        Body::empty()
-    } else {
-        Body::from(bytes)
-    }
 }
 
 into_response!(
@@ -38,13 +33,31 @@ into_response!(
     InternalServerError
 );
 
+/// The request's id, as the adapter's layer gave it (see the
+/// [pipeline](crate::pipeline)'s rule). Without the layer, extraction fails
+/// with a 500 `proxy_configuration_error`.
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = InternalServerError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .or_else(|| RequestContext::current().map(|ctx| ctx.request_id().clone()))
+            .ok_or_else(super::missing_adapter)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ProxyError, RenderContext, render};
+    use crate::pipeline::{Pipeline, Rendered};
+    use crate::{Format, ProxyError, RenderContext, render};
 
     #[test]
-    fn renders_for_the_default_context_and_keeps_the_error() {
+    fn outside_an_adapter_renders_for_the_default_context_and_keeps_the_error() {
         let cases: [(Response, GatewayError); 5] = [
             (
                 BadGateway::upstream("a").into_response(),
@@ -74,6 +87,17 @@ mod tests {
             let kept = response.extensions().get::<GatewayError>();
             assert_eq!(kept.map(GatewayError::status), Some(err.status()));
             assert_eq!(kept.and_then(GatewayError::kind), err.kind());
+            assert!(response.extensions().get::<Rendered>().is_none());
         }
+    }
+
+    #[test]
+    fn inside_an_adapter_renders_for_the_request() {
+        let ctx = Pipeline::default().capture_parts(http::Method::HEAD, Format::Html, Some(b"r"));
+        let response = ctx.in_scope(|| BadGateway::new().into_response());
+        let expected = ctx.error_response(BadGateway::new().into());
+        assert_eq!(response.headers(), expected.headers());
+        assert_eq!(response.headers()["x-request-id"], "r");
+        assert!(response.extensions().get::<Rendered>().is_some());
     }
 }

@@ -1,10 +1,10 @@
 //! warp 0.4: `Reject` and `Reply` for the error types.
 //!
 //! `Reject` lets a handler reject with `warp::reject::custom(err)`; `Reply`
-//! lets it return the error as its reply, rendered for the default context
-//! (JSON) with the error kept in the response's extensions.
-//! `gateway-error-warp` renders both for the request: its `Accept`, method
-//! and request id.
+//! lets it return the error as its reply: inside `gateway-error-warp`'s
+//! `handle` rendered for the request (its `Accept`, method and id, the
+//! policy), outside it for the default context (JSON), with the error kept
+//! in the response's extensions either way.
 
 use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
 
@@ -16,7 +16,7 @@ macro_rules! warp_impls {
         #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
         impl warp::Reply for $ty {
             fn into_response(self) -> warp::reply::Response {
-                warp::Reply::into_response(super::default_response(self.into()))
+                warp::Reply::into_response(crate::pipeline::respond(self.into()))
             }
         }
     )*};
@@ -40,7 +40,7 @@ mod tests {
     };
 
     #[test]
-    fn replies_are_the_default_rendering_with_the_error_kept() {
+    fn outside_handle_replies_are_the_default_rendering_with_the_error_kept() {
         let cases: [(warp::reply::Response, GatewayError); 5] = [
             (
                 BadGateway::upstream("a").into_response(),

@@ -1,0 +1,1052 @@
+//! The one pipeline every adapter runs: capture a request's context, render
+//! its gateway errors once, finish the response on its way out.
+//!
+//! ```text
+//! request ──> adapter: Pipeline::capture(method, headers) ──> RequestContext
+//!               │  (format from Accept, method, request id, policy)
+//!               ├─ polls the inner service inside ctx.in_scope(..) / ctx.instrument(..)
+//!               │    handler: Err(BadGateway) ──> IntoResponse ──> respond(err)
+//!               │      rendered for the current context: a complete response
+//!               │      (status, Content-Type, Content-Length, body, x-request-id),
+//!               │      the error and a `Rendered` mark in its extensions
+//!               └─ ctx.finish(response): render again only if the error was
+//!                  rendered for another context (a spawned task, another
+//!                  thread), drop stale framing, echo the request id, report
+//!                  the error once (tracing event, your `OnError` observers)
+//! ```
+//!
+//! Each adapter crate only translates its framework's types to and from
+//! these calls; a fourth one can be written outside this repository with
+//! this module alone (see the `hyper` example in the repository).
+//!
+//! # The request id rule
+//!
+//! - The header is `x-request-id` ([`X_REQUEST_ID`]).
+//! - A request's id is its own `x-request-id` when that is valid (see
+//!   [`is_valid_request_id`](crate::is_valid_request_id)); otherwise a new
+//!   one ([`generate_request_id`](crate::generate_request_id)), which the
+//!   adapter also writes into the request's headers.
+//! - Handlers read it as [`RequestId`]: from the request's extensions
+//!   (axum, actix-web) or from [`RequestContext::current`] while the
+//!   adapter polls them (warp's `request_id()` filter).
+//! - Every response that leaves the outermost adapter carries
+//!   `x-request-id`: errors, 404s and successes. A handler's own
+//!   `x-request-id` response header wins; an error's own id
+//!   ([`with_request_id`](crate::GatewayError::with_request_id)) wins in
+//!   the body and header of that error's response.
+//! - Nested adapters share the outermost one's id.
+//!
+//! # Examples
+//!
+//! A complete adapter for a service that answers `Result<_, GatewayError>`:
+//!
+//! ```
+//! use gateway_error_core::pipeline::Pipeline;
+//! use gateway_error_core::{BadGateway, GatewayError, Policy};
+//! use http::{Method, Request, Response};
+//! use bytes::Bytes;
+//!
+//! fn handler(_: &Request<()>) -> Result<Response<Bytes>, GatewayError> {
+//!     Err(BadGateway::upstream("product-service").into())
+//! }
+//!
+//! let pipeline = Pipeline::new(Policy::new().with_proxy_name("bff"));
+//! let request = Request::get("/products/7")
+//!     .header("accept", "text/plain")
+//!     .header("x-request-id", "req-1")
+//!     .body(())?;
+//! let ctx = pipeline.capture(request.method(), request.headers());
+//! let response = ctx.in_scope(|| handler(&request)).unwrap_or_else(|err| ctx.error_response(err));
+//! let response = ctx.finish(response).map_body(|kept| kept, |rendered| rendered);
+//! assert_eq!(response.status(), 502);
+//! assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+//! assert_eq!(response.headers()["proxy-status"], "bff");
+//! assert_eq!(response.headers()["x-request-id"], "req-1");
+//! assert!(response.body().starts_with(b"502 Bad Gateway\n"));
+//! # Ok::<(), http::Error>(())
+//! ```
+
+mod current;
+mod observe;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Method, Response, response};
+
+pub use current::Instrumented;
+pub use observe::{ErrorEvent, OnError};
+
+use crate::context::{Policy, RenderContext, X_REQUEST_ID};
+use crate::error::GatewayError;
+use crate::negotiate::Format;
+use crate::render::{render, rerender};
+use crate::request_id::{generate_request_id, is_valid_request_id};
+
+/// What an adapter is configured with, once: the [`Policy`], whether the
+/// `tracing` event is emitted, and any [`OnError`] observers.
+///
+/// Cheap to clone (one reference count).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{ErrorEvent, Pipeline};
+/// use gateway_error_core::Policy;
+///
+/// let pipeline = Pipeline::new(Policy::new().with_proxy_name("edge"))
+///     .with_tracing(false)
+///     .on_error(|event: &ErrorEvent<'_>| {
+///         let _ = (event.status(), event.kind(), event.retryable());
+///     });
+/// assert_eq!(pipeline.policy().proxy_name(), Some("edge"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    policy: Policy,
+    quiet: bool,
+    observers: Vec<Arc<dyn OnError>>,
+}
+
+impl Pipeline {
+    /// A pipeline rendering under `policy`, with the `tracing` event on
+    /// (when the `tracing` feature is enabled) and no observers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Policy;
+    ///
+    /// assert_eq!(Pipeline::new(Policy::new()).policy(), &Policy::new());
+    /// ```
+    #[must_use]
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                policy,
+                quiet: false,
+                observers: Vec::new(),
+            }),
+        }
+    }
+
+    /// Turns the `tracing` event for each error on or off (on by default;
+    /// without the `tracing` feature there is none). Observers added with
+    /// [`on_error`](Self::on_error) are called either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    ///
+    /// let quiet = Pipeline::default().with_tracing(false);
+    /// assert!(!quiet.traces());
+    /// ```
+    #[must_use]
+    pub fn with_tracing(mut self, on: bool) -> Self {
+        self.shared_mut().quiet = !on;
+        self
+    }
+
+    /// Adds an observer called once for each error response, beside the
+    /// `tracing` event: for metrics labelled by status, kind, phase and
+    /// retryability, say.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use gateway_error_core::pipeline::{ErrorEvent, Pipeline};
+    ///
+    /// let errors = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&errors);
+    /// let pipeline = Pipeline::default().on_error(move |_: &ErrorEvent<'_>| {
+    ///     counter.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// # let _ = pipeline;
+    /// ```
+    #[must_use]
+    pub fn on_error(mut self, observer: impl OnError) -> Self {
+        self.shared_mut().observers.push(Arc::new(observer));
+        self
+    }
+
+    /// The policy errors are rendered under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Policy;
+    ///
+    /// let pipeline = Pipeline::new(Policy::new().with_upstream_names(true));
+    /// assert!(pipeline.policy().shows_upstream_names());
+    /// ```
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.shared.policy
+    }
+
+    /// Whether the `tracing` event is emitted (see
+    /// [`with_tracing`](Self::with_tracing)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    ///
+    /// assert_eq!(Pipeline::default().traces(), cfg!(feature = "tracing"));
+    /// ```
+    #[must_use]
+    pub fn traces(&self) -> bool {
+        cfg!(feature = "tracing") && !self.shared.quiet
+    }
+
+    /// Captures what rendering needs of a request: the format its `Accept`
+    /// fields ask for, its method, its request id (see the module docs for
+    /// the rule) and this pipeline.
+    ///
+    /// Inside another adapter's scope (adapters nested in one app), the
+    /// context shares the outer one's request id and is
+    /// [nested](RequestContext::is_nested): it renders under this
+    /// pipeline's policy but leaves reporting and echoing to the outer one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Format;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("accept", HeaderValue::from_static("application/problem+json"));
+    /// let ctx = Pipeline::default().capture(&Method::POST, &headers);
+    /// assert_eq!(ctx.format(), Format::ProblemJson);
+    /// assert_eq!(ctx.method(), &Method::POST);
+    /// assert!(ctx.request_id().is_generated());
+    /// ```
+    #[must_use]
+    pub fn capture(&self, method: &Method, headers: &HeaderMap) -> RequestContext {
+        let format =
+            Format::negotiate_fields(headers.get_all(ACCEPT).iter().map(HeaderValue::as_bytes));
+        self.capture_parts(
+            method.clone(),
+            format,
+            headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes),
+        )
+    }
+
+    /// [`capture`](Self::capture) for a request the adapter may change:
+    /// a generated request id also replaces the request's `x-request-id`
+    /// header, and the [`RequestId`] goes into its extensions, so that
+    /// handlers see the id the client will get.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::{Pipeline, RequestId};
+    /// use http::Request;
+    ///
+    /// let mut request = Request::get("/").header("x-request-id", "not valid").body(())?;
+    /// let ctx = Pipeline::default().begin(&mut request);
+    /// assert_eq!(request.headers()["x-request-id"], ctx.request_id().as_str());
+    /// assert_eq!(request.extensions().get::<RequestId>(), Some(ctx.request_id()));
+    /// # Ok::<(), http::Error>(())
+    /// ```
+    #[must_use]
+    pub fn begin<B>(&self, request: &mut http::Request<B>) -> RequestContext {
+        let ctx = self.capture(request.method(), request.headers());
+        let id = ctx.request_id();
+        if id.is_generated() {
+            request
+                .headers_mut()
+                .insert(&X_REQUEST_ID, id.header_value().clone());
+        }
+        request.extensions_mut().insert(id.clone());
+        ctx
+    }
+
+    /// [`capture`](Self::capture) from parts, for frameworks whose header
+    /// types are not `http` 1's: the method, the negotiated format (see
+    /// [`Format::negotiate_bytes`]) and the bytes of the request's
+    /// `x-request-id`, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Format;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, Some(b"req-9"));
+    /// assert_eq!(ctx.request_id().as_str(), "req-9");
+    /// assert!(!ctx.request_id().is_generated());
+    /// ```
+    #[must_use]
+    pub fn capture_parts(
+        &self,
+        method: Method,
+        format: Format,
+        request_id: Option<&[u8]>,
+    ) -> RequestContext {
+        let outer = RequestContext::current();
+        let (request_id, root) = match &outer {
+            Some(outer) => (outer.0.request_id.clone(), outer.0.root),
+            None => (RequestId::from_request(request_id), next_root()),
+        };
+        RequestContext(Arc::new(ContextInner {
+            format,
+            method,
+            request_id,
+            pipeline: self.clone(),
+            root,
+            nested: outer.is_some(),
+        }))
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared {
+        // Configured before it is shared; a clone being configured gets its
+        // own copy.
+        if Arc::get_mut(&mut self.shared).is_none() {
+            self.shared = Arc::new(Shared {
+                policy: self.shared.policy.clone(),
+                quiet: self.shared.quiet,
+                observers: self.shared.observers.clone(),
+            });
+        }
+        Arc::get_mut(&mut self.shared).unwrap_or_else(|| unreachable!("just made unique"))
+    }
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("policy", &self.shared.policy)
+            .field("tracing", &self.traces())
+            .field("observers", &self.shared.observers.len())
+            .finish()
+    }
+}
+
+/// A new request's identity, unique in the process: what a [`Rendered`]
+/// mark is compared by.
+fn next_root() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A request's id (see the [module docs](self) for the rule): visible
+/// ASCII, at most [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes.
+///
+/// Adapters put it in the request's extensions, and handlers extract it
+/// (axum: `RequestId` as an extractor; actix-web: `RequestId` as an
+/// extractor; warp: `gateway_error::warp::request_id()`).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::Pipeline;
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
+/// let ctx = Pipeline::default().capture(&Method::GET, &headers);
+/// assert_eq!(ctx.request_id().to_string(), "abc-123");
+/// assert_eq!(ctx.request_id().header_value(), "abc-123");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId {
+    value: HeaderValue,
+    generated: bool,
+}
+
+impl RequestId {
+    fn from_request(id: Option<&[u8]>) -> Self {
+        let valid = id
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .filter(|id| is_valid_request_id(id))
+            .and_then(|id| HeaderValue::from_str(id).ok());
+        match valid {
+            Some(value) => Self {
+                value,
+                generated: false,
+            },
+            None => Self {
+                value: generate_request_id(),
+                generated: true,
+            },
+        }
+    }
+
+    /// The id as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-1"));
+    /// assert_eq!(ctx.request_id().as_str(), "r-1");
+    /// ```
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Valid ids are visible ASCII; generated ones are hex.
+        self.value.to_str().unwrap_or_default()
+    }
+
+    /// The id as the `x-request-id` field value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+    /// assert_eq!(ctx.request_id().header_value().len(), 32);
+    /// ```
+    #[must_use]
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.value
+    }
+
+    /// Whether the id was generated because the request had no valid one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"bad id"));
+    /// assert!(ctx.request_id().is_generated());
+    /// ```
+    #[must_use]
+    pub fn is_generated(&self) -> bool {
+        self.generated
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+/// Kept in the extensions of an error response the pipeline rendered for
+/// a request context, beside the [`GatewayError`]: finishing keeps such a
+/// response as it is. A response rendered without a context (in a spawned
+/// task, say) has none and is rendered again.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{Pipeline, Rendered};
+/// use gateway_error_core::{GatewayError, GatewayTimeout};
+/// use http::Method;
+///
+/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+/// let response = ctx.error_response(GatewayTimeout::new().into());
+/// assert!(response.extensions().get::<Rendered>().is_some());
+/// assert!(response.extensions().get::<GatewayError>().is_some());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    root: u64,
+}
+
+/// A request's context, captured once by an adapter (see
+/// [`Pipeline::capture`]). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+/// use http::Method;
+///
+/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-2"));
+/// assert!(RequestContext::current().is_none());
+/// ctx.in_scope(|| {
+///     let current = RequestContext::current().expect("in scope");
+///     assert_eq!(current.request_id().as_str(), "r-2");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct RequestContext(Arc<ContextInner>);
+
+struct ContextInner {
+    format: Format,
+    method: Method,
+    request_id: RequestId,
+    pipeline: Pipeline,
+    root: u64,
+    nested: bool,
+}
+
+/// What [`RequestContext::finish`] did to a response.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{Finished, Pipeline};
+/// use http::{Method, Response};
+///
+/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-3"));
+/// let finished = ctx.finish(Response::new("ok"));
+/// assert!(matches!(finished, Finished::Kept(_)));
+/// let response = finished.map_body(|kept| kept.to_owned(), |_| unreachable!());
+/// assert_eq!(response.headers()["x-request-id"], "r-3");
+/// ```
+#[derive(Debug)]
+pub enum Finished<B> {
+    /// The response's own body is kept (its headers may have gained
+    /// `x-request-id`).
+    Kept(Response<B>),
+    /// The response carried a gateway error rendered for another context,
+    /// now rendered for this one: a new body, the old one dropped.
+    Rendered(Response<Bytes>),
+}
+
+impl<B> Finished<B> {
+    /// The response with one body type, for the framework's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Finished;
+    /// use http::Response;
+    ///
+    /// let finished: Finished<&str> = Finished::Kept(Response::new("ok"));
+    /// let response = finished.map_body(String::from, |bytes| String::from_utf8_lossy(&bytes).into_owned());
+    /// assert_eq!(response.body(), "ok");
+    /// ```
+    pub fn map_body<T>(
+        self,
+        kept: impl FnOnce(B) -> T,
+        rendered: impl FnOnce(Bytes) -> T,
+    ) -> Response<T> {
+        match self {
+            Self::Kept(response) => response.map(kept),
+            Self::Rendered(response) => response.map(rendered),
+        }
+    }
+}
+
+/// What an adapter must do with a response head (see
+/// [`RequestContext::finish_head`]), for frameworks whose response types
+/// are not `http` 1's.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{Action, Pipeline};
+/// use http::Method;
+///
+/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+/// assert!(matches!(ctx.finish_head(None, None), Action::Keep));
+/// ```
+#[derive(Debug)]
+pub enum Action {
+    /// Keep the response as it is (echo the request id if it has none).
+    Keep,
+    /// Render the error again for this context: pass the response's
+    /// status, headers and extensions through
+    /// [`finish_parts`](RequestContext::finish_parts).
+    Render,
+}
+
+impl RequestContext {
+    /// The context the current thread is polling inside (see
+    /// [`in_scope`](Self::in_scope) and [`instrument`](Self::instrument)),
+    /// as `tracing`'s `Span::current`. `None` outside any adapter, and in
+    /// a task the handler spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::RequestContext;
+    ///
+    /// assert!(RequestContext::current().is_none());
+    /// ```
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        current::get()
+    }
+
+    /// Runs `f` with this context current, restoring the previous one
+    /// afterwards (even if `f` panics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::PUT, Default::default(), None);
+    /// let method = ctx.in_scope(|| RequestContext::current().map(|c| c.method().clone()));
+    /// assert_eq!(method, Some(Method::PUT));
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        current::scope(self, f)
+    }
+
+    /// Wraps `future` so that each of its polls runs with this context
+    /// current, as `tracing`'s `Instrument` does for spans: a handler's
+    /// error then renders for the request, once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+    /// use http::Method;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-4"));
+    /// let id = ctx.instrument(async { RequestContext::current().map(|c| c.request_id().to_string()) }).await;
+    /// assert_eq!(id.as_deref(), Some("r-4"));
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn instrument<F>(&self, future: F) -> Instrumented<F> {
+        Instrumented::new(self.clone(), future)
+    }
+
+    /// The negotiated body format.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Format;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Text, None);
+    /// assert_eq!(ctx.format(), Format::Text);
+    /// ```
+    #[must_use]
+    pub fn format(&self) -> Format {
+        self.0.format
+    }
+
+    /// The request's method.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::HEAD, Default::default(), None);
+    /// assert_eq!(ctx.method(), &Method::HEAD);
+    /// ```
+    #[must_use]
+    pub fn method(&self) -> &Method {
+        &self.0.method
+    }
+
+    /// The request's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-5"));
+    /// assert_eq!(ctx.request_id().as_str(), "r-5");
+    /// ```
+    #[must_use]
+    pub fn request_id(&self) -> &RequestId {
+        &self.0.request_id
+    }
+
+    /// The pipeline this context was captured by.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Policy;
+    /// use http::Method;
+    ///
+    /// let pipeline = Pipeline::new(Policy::new().with_proxy_name("p"));
+    /// let ctx = pipeline.capture_parts(Method::GET, Default::default(), None);
+    /// assert_eq!(ctx.pipeline().policy().proxy_name(), Some("p"));
+    /// ```
+    #[must_use]
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.0.pipeline
+    }
+
+    /// Whether this context was captured inside another adapter's, for the
+    /// same request: it renders, but reporting and echoing are the outer
+    /// adapter's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let outer = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+    /// let inner = outer.in_scope(|| Pipeline::default().capture_parts(Method::GET, Default::default(), None));
+    /// assert!(!outer.is_nested());
+    /// assert!(inner.is_nested());
+    /// assert_eq!(inner.request_id(), outer.request_id());
+    /// ```
+    #[must_use]
+    pub fn is_nested(&self) -> bool {
+        self.0.nested
+    }
+
+    /// The [`RenderContext`] of this request, for [`render`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::Format;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, Some(b"r-6"));
+    /// let render_ctx = ctx.render_context();
+    /// assert_eq!(render_ctx.format(), Format::Html);
+    /// assert_eq!(render_ctx.request_id(), Some("r-6"));
+    /// ```
+    #[must_use]
+    pub fn render_context(&self) -> RenderContext<'_> {
+        RenderContext::new()
+            .with_format(self.0.format)
+            .with_method(&self.0.method)
+            .with_request_id(self.0.request_id.as_str())
+            .with_policy(self.0.pipeline.policy())
+    }
+
+    /// The complete response for `error` and this request: [`render`]'s
+    /// status, headers and body, `x-request-id` (the error's own id, or
+    /// the request's), and in the extensions the error and a [`Rendered`]
+    /// mark. Reporting waits for [`finish`](Self::finish), so that nested
+    /// adapters report once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::ServiceUnavailable;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-7"));
+    /// let response = ctx.error_response(ServiceUnavailable::upstream("search").into());
+    /// assert_eq!(response.status(), 503);
+    /// assert_eq!(response.headers()["x-request-id"], "r-7");
+    /// assert_eq!(response.headers()["content-length"], response.body().len().to_string());
+    /// ```
+    #[must_use]
+    pub fn error_response(&self, error: GatewayError) -> Response<Bytes> {
+        let mut response = render(&error, &self.render_context());
+        response
+            .headers_mut()
+            .insert(&X_REQUEST_ID, self.id_for(&error));
+        self.mark(&mut response, error);
+        response
+    }
+
+    /// Finishes a response that comes back from the inner service:
+    ///
+    /// - one carrying a [`GatewayError`] in its extensions that was
+    ///   rendered for another context (or none) is rendered again for this
+    ///   one: its status, body and the headers that framed or described
+    ///   the old body are replaced, every other header is kept (see
+    ///   [`rerender`]);
+    /// - every response gets `x-request-id` unless it has one (nested
+    ///   contexts leave that to the outer adapter);
+    /// - each error is reported once: the `tracing` event and the
+    ///   observers, by the outermost adapter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::{Finished, Pipeline};
+    /// use gateway_error_core::{render, BadGateway, Format, GatewayError, RenderContext};
+    /// use http::Method;
+    ///
+    /// // An error rendered without the request's context (a spawned task):
+    /// let error = GatewayError::from(BadGateway::upstream("db"));
+    /// let mut response = render(&error, &RenderContext::new());
+    /// response.extensions_mut().insert(error);
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Text, Some(b"r-8"));
+    /// let Finished::Rendered(response) = ctx.finish(response) else { panic!("rendered again") };
+    /// assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    /// assert_eq!(response.headers()["x-request-id"], "r-8");
+    /// ```
+    pub fn finish<B>(&self, response: Response<B>) -> Finished<B> {
+        let (mut parts, body) = response.into_parts();
+        let action = self.finish_head(
+            parts.extensions.get::<GatewayError>(),
+            parts.extensions.get::<Rendered>(),
+        );
+        match action {
+            Action::Keep => {
+                self.echo(&mut parts.headers);
+                Finished::Kept(Response::from_parts(parts, body))
+            }
+            Action::Render => {
+                drop(body);
+                let body = self.finish_parts(&mut parts);
+                Finished::Rendered(Response::from_parts(parts, body))
+            }
+        }
+    }
+
+    /// The decision [`finish`](Self::finish) takes from a response's
+    /// extensions, for adapters whose response types are not `http` 1's,
+    /// and the report of the error when this is the outermost adapter.
+    /// On [`Action::Render`], pass the response's head through
+    /// [`finish_parts`](Self::finish_parts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::{Action, Pipeline};
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+    /// let error = GatewayError::from(BadGateway::new());
+    /// assert!(matches!(ctx.finish_head(Some(&error), None), Action::Render));
+    /// ```
+    pub fn finish_head(&self, error: Option<&GatewayError>, rendered: Option<&Rendered>) -> Action {
+        let Some(error) = error else {
+            return Action::Keep;
+        };
+        let fresh = rendered.is_some_and(|mark| mark.root == self.0.root);
+        if fresh {
+            self.report(error, false);
+            Action::Keep
+        } else {
+            Action::Render
+        }
+    }
+
+    /// Renders the error in `parts`' extensions again for this request
+    /// (see [`finish`](Self::finish)), replacing `parts`' status and the
+    /// headers the renderer decides, and returns the new body; reports the
+    /// error when this is the outermost adapter. Without an error in the
+    /// extensions only the request id is echoed, and the body is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use http::{Method, Response, StatusCode};
+    ///
+    /// let (mut parts, ()) = Response::new(()).into_parts();
+    /// parts.headers.insert("transfer-encoding", "chunked".parse()?);
+    /// parts.headers.insert("x-trace", "t-1".parse()?);
+    /// parts.extensions.insert(GatewayError::from(BadGateway::new()));
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-9"));
+    /// let body = ctx.finish_parts(&mut parts);
+    /// assert_eq!(parts.status, StatusCode::BAD_GATEWAY);
+    /// assert!(parts.headers.get("transfer-encoding").is_none());
+    /// assert_eq!(parts.headers["content-length"], body.len().to_string());
+    /// assert_eq!(parts.headers["x-trace"], "t-1");
+    /// # Ok::<(), http::header::InvalidHeaderValue>(())
+    /// ```
+    pub fn finish_parts(&self, parts: &mut response::Parts) -> Bytes {
+        let Some(error) = parts.extensions.remove::<GatewayError>() else {
+            self.echo(&mut parts.headers);
+            return Bytes::new();
+        };
+        // A handler's own valid id wins over the request's.
+        let own_id = parts
+            .headers
+            .get(&X_REQUEST_ID)
+            .filter(|id| id.to_str().is_ok_and(is_valid_request_id))
+            .cloned();
+        let id_text = own_id.as_ref().and_then(|id| id.to_str().ok());
+        let mut ctx = self.render_context();
+        if let Some(id) = id_text {
+            ctx = ctx.with_request_id(id);
+        }
+        let previous = std::mem::take(&mut parts.headers);
+        let (head, body) = rerender(&error, &ctx, previous).into_parts();
+        parts.status = head.status;
+        parts.headers = head.headers;
+        let id = match (error.request_id(), own_id) {
+            (None, Some(own)) => own,
+            _ => self.id_for(&error),
+        };
+        parts.headers.insert(&X_REQUEST_ID, id);
+        self.report(&error, true);
+        self.mark_parts(parts, error);
+        body
+    }
+
+    /// Echoes the request id on `headers` unless they carry one, or this
+    /// context is nested.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::{HeaderMap, Method};
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-10"));
+    /// let mut headers = HeaderMap::new();
+    /// ctx.echo(&mut headers);
+    /// assert_eq!(headers["x-request-id"], "r-10");
+    /// ```
+    pub fn echo(&self, headers: &mut HeaderMap) {
+        if let Some(id) = self.echo_value() {
+            headers.entry(&X_REQUEST_ID).or_insert_with(|| id.clone());
+        }
+    }
+
+    /// The `x-request-id` value [`echo`](Self::echo) puts on a response
+    /// that has none, for frameworks whose header types are not `http`
+    /// 1's; `None` when this context is nested (the outer adapter echoes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-11"));
+    /// assert_eq!(ctx.echo_value().map(|v| v.as_bytes()), Some(&b"r-11"[..]));
+    /// ```
+    #[must_use]
+    pub fn echo_value(&self) -> Option<&HeaderValue> {
+        (!self.0.nested).then_some(&self.0.request_id.value)
+    }
+
+    /// The `x-request-id` of `error`'s response: its own id, or the request's.
+    fn id_for(&self, error: &GatewayError) -> HeaderValue {
+        error
+            .request_id()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+            .unwrap_or_else(|| self.0.request_id.value.clone())
+    }
+
+    fn mark<B>(&self, response: &mut Response<B>, error: GatewayError) {
+        let extensions = response.extensions_mut();
+        extensions.insert(error);
+        extensions.insert(Rendered { root: self.0.root });
+    }
+
+    fn mark_parts(&self, parts: &mut response::Parts, error: GatewayError) {
+        parts.extensions.insert(error);
+        parts.extensions.insert(Rendered { root: self.0.root });
+    }
+
+    /// The error's report, by the outermost adapter only.
+    fn report(&self, error: &GatewayError, rendered_again: bool) {
+        if self.0.nested {
+            return;
+        }
+        let pipeline = &self.0.pipeline;
+        if !pipeline.traces() && pipeline.shared.observers.is_empty() {
+            return;
+        }
+        let event = ErrorEvent::new(error, &self.0.method, &self.0.request_id, rendered_again);
+        if pipeline.traces() {
+            observe::trace(&event);
+        }
+        for observer in &pipeline.shared.observers {
+            observer.on_error(&event);
+        }
+    }
+}
+
+impl fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("format", &self.0.format)
+            .field("method", &self.0.method)
+            .field("request_id", &self.0.request_id)
+            .field("nested", &self.0.nested)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response for a handler's `error`: rendered for the current request
+/// context when there is one (complete, and kept as it is by the adapter),
+/// otherwise for the default context (JSON, no method, no request id), with
+/// the error in the extensions so that an adapter renders it again.
+///
+/// The framework integrations' `IntoResponse`, `ResponseError` and `Reply`
+/// impls are this; an integration for another framework can use it too.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{respond, Pipeline, Rendered};
+/// use gateway_error_core::{BadGateway, Format};
+/// use http::Method;
+///
+/// let outside = respond(BadGateway::new().into());
+/// assert_eq!(outside.headers()["content-type"], "application/json");
+/// assert!(outside.extensions().get::<Rendered>().is_none());
+///
+/// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, None);
+/// let inside = ctx.in_scope(|| respond(BadGateway::new().into()));
+/// assert_eq!(inside.headers()["content-type"], "text/html; charset=utf-8");
+/// assert!(inside.extensions().get::<Rendered>().is_some());
+/// ```
+#[must_use]
+pub fn respond(error: GatewayError) -> Response<Bytes> {
+    match RequestContext::current() {
+        Some(ctx) => ctx.error_response(error),
+        None => {
+            let mut response = render(&error, &RenderContext::new());
+            response.extensions_mut().insert(error);
+            response
+        }
+    }
+}
+
+/// The `Content-Length` value of a rendered response, for adapters whose
+/// framework writes its own from the body (a HEAD response's body is empty
+/// while its `Content-Length` is GET's).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::pipeline::{content_length, Pipeline};
+/// use gateway_error_core::BadGateway;
+/// use http::Method;
+///
+/// let ctx = Pipeline::default().capture_parts(Method::HEAD, Default::default(), None);
+/// let response = ctx.error_response(BadGateway::new().into());
+/// assert!(response.body().is_empty());
+/// assert!(content_length(response.headers()).is_some_and(|len| len > 0));
+/// ```
+#[must_use]
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests;

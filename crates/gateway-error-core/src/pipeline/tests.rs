@@ -1,0 +1,199 @@
+use std::sync::{Arc, Mutex};
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, TRANSFER_ENCODING};
+use http::{HeaderValue, Method, Response, StatusCode};
+
+use super::*;
+use crate::{BadGateway, Format, GatewayTimeout, ProxyError, render};
+
+/// A pipeline whose observer records (status, error.type, request id,
+/// rendered again) per report.
+fn recording() -> (Pipeline, Arc<Mutex<Vec<(u16, String, String, bool)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let pipeline = Pipeline::new(Policy::new().with_proxy_name("edge")).on_error(
+        move |event: &ErrorEvent<'_>| {
+            log.lock().unwrap().push((
+                event.status().as_u16(),
+                event.error_type().to_owned(),
+                event.request_id().to_string(),
+                event.rendered_again(),
+            ));
+        },
+    );
+    (pipeline, seen)
+}
+
+#[test]
+fn an_error_rendered_for_the_current_context_is_kept_as_it_is_and_reported_once() {
+    let (pipeline, seen) = recording();
+    let ctx = pipeline.capture_parts(Method::POST, Format::Text, Some(b"req-1"));
+    let error = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
+    let response = ctx.in_scope(|| respond(error.clone()));
+    let body = response.body().clone();
+    let Finished::Kept(response) = ctx.finish(response) else {
+        panic!("rendered again")
+    };
+    assert_eq!(response.body(), &body);
+    let expected = render(&error, &ctx.render_context());
+    assert_eq!(response.body(), expected.body());
+    assert_eq!(response.headers()["x-request-id"], "req-1");
+    assert_eq!(
+        response.headers()["proxy-status"],
+        "edge;error=connection_refused"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(502, "connection_refused".into(), "req-1".into(), false)]
+    );
+}
+
+#[test]
+fn an_error_rendered_without_a_context_is_rendered_again_over_stale_framing() {
+    let (pipeline, seen) = recording();
+    let ctx = pipeline.capture_parts(Method::GET, Format::Html, Some(b"req-2"));
+    // As in a task the handler spawned: no context current.
+    let mut response = respond(GatewayTimeout::upstream("pricing").into());
+    for (name, value) in [
+        (TRANSFER_ENCODING, "chunked"),
+        (ETAG, "\"v1\""),
+        (http::header::HeaderName::from_static("x-trace"), "t-1"),
+    ] {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    let Finished::Rendered(response) = ctx.finish(response) else {
+        panic!("kept a response rendered for no context")
+    };
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    assert_eq!(
+        response.headers()[CONTENT_LENGTH],
+        response.body().len().to_string()
+    );
+    assert!(response.headers().get(TRANSFER_ENCODING).is_none());
+    assert_eq!(response.headers()["x-trace"], "t-1");
+    assert_eq!(response.headers()["x-request-id"], "req-2");
+    assert!(response.extensions().get::<Rendered>().is_some());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(seen.lock().unwrap()[0].3, "reported as rendered again");
+}
+
+#[test]
+fn responses_without_errors_echo_the_id_unless_they_have_one() {
+    let ctx = Pipeline::default().capture_parts(Method::GET, Format::Json, Some(b"req-3"));
+    let response = ctx.finish(Response::new(())).map_body(|b| b, |_| ());
+    assert_eq!(response.headers()["x-request-id"], "req-3");
+
+    let own = Response::builder()
+        .header("x-request-id", "upstream-7")
+        .body(())
+        .unwrap();
+    let response = ctx.finish(own).map_body(|b| b, |_| ());
+    assert_eq!(response.headers()["x-request-id"], "upstream-7");
+}
+
+#[test]
+fn a_handlers_own_id_wins_on_a_rendered_again_error_in_header_and_body() {
+    let ctx = Pipeline::default().capture_parts(Method::GET, Format::Text, Some(b"req-4"));
+    let mut response = respond(BadGateway::new().into());
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("own-4"));
+    let Finished::Rendered(response) = ctx.finish(response) else {
+        panic!("kept")
+    };
+    assert_eq!(response.headers()["x-request-id"], "own-4");
+    assert!(response.body().ends_with(b"Request ID: own-4\n"));
+
+    // The error's own id wins over both.
+    let mut response = respond(BadGateway::new().with_request_id("err-4").into());
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("own-4"));
+    let response = ctx.finish(response).map_body(|b| b, |b| b);
+    assert_eq!(response.headers()["x-request-id"], "err-4");
+    assert!(response.body().ends_with(b"Request ID: err-4\n"));
+}
+
+#[test]
+fn ids_follow_one_rule() {
+    let pipeline = Pipeline::default();
+    let valid = pipeline.capture_parts(Method::GET, Format::Json, Some(b"abc"));
+    assert_eq!(valid.request_id().as_str(), "abc");
+    assert!(!valid.request_id().is_generated());
+    for bad in [&b""[..], b"two words", b"\xff", &[b'a'; 129]] {
+        let ctx = pipeline.capture_parts(Method::GET, Format::Json, Some(bad));
+        assert!(ctx.request_id().is_generated(), "{bad:?}");
+        assert_eq!(ctx.request_id().as_str().len(), 32);
+    }
+    let none = pipeline.capture_parts(Method::GET, Format::Json, None);
+    assert!(none.request_id().is_generated());
+}
+
+#[test]
+fn nested_contexts_share_the_id_render_with_their_own_policy_and_report_once() {
+    let (outer_pipeline, seen) = recording();
+    let inner_pipeline = Pipeline::new(Policy::new().with_proxy_name("inner"));
+    let outer = outer_pipeline.capture_parts(Method::GET, Format::Json, Some(b"req-5"));
+    let (inner, response) = outer.in_scope(|| {
+        let inner = inner_pipeline.capture_parts(Method::GET, Format::Json, Some(b"ignored"));
+        let response = inner.in_scope(|| respond(BadGateway::new().into()));
+        (inner.clone(), inner.finish(response))
+    });
+    assert!(inner.is_nested());
+    assert_eq!(inner.request_id().as_str(), "req-5");
+    let Finished::Kept(response) = response else {
+        panic!("inner rendered again")
+    };
+    assert_eq!(response.headers()["proxy-status"], "inner");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the inner adapter does not report"
+    );
+    let Finished::Kept(response) = outer.finish(response) else {
+        panic!("outer rendered again")
+    };
+    assert_eq!(response.headers()["proxy-status"], "inner");
+    assert_eq!(response.headers()["x-request-id"], "req-5");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn the_current_context_is_restored_after_a_panic_and_on_other_threads_there_is_none() {
+    let ctx = Pipeline::default().capture_parts(Method::GET, Format::Json, None);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ctx.in_scope(|| panic!("handler"))
+    }));
+    assert!(panicked.is_err());
+    assert!(RequestContext::current().is_none());
+    ctx.in_scope(|| {
+        let elsewhere = std::thread::spawn(|| RequestContext::current().is_none());
+        assert!(elsewhere.join().unwrap());
+    });
+}
+
+#[test]
+fn head_responses_have_gets_length_and_no_body() {
+    let ctx = Pipeline::default().capture_parts(Method::HEAD, Format::Json, None);
+    let response = ctx.error_response(BadGateway::new().into());
+    assert!(response.body().is_empty());
+    let get = Pipeline::default()
+        .capture_parts(Method::GET, Format::Json, None)
+        .error_response(BadGateway::new().into());
+    assert_eq!(
+        content_length(response.headers()),
+        Some(get.body().len() as u64)
+    );
+}
+
+#[test]
+fn quiet_pipelines_still_call_observers() {
+    let (pipeline, seen) = recording();
+    let pipeline = pipeline.with_tracing(false);
+    assert!(!pipeline.traces());
+    let ctx = pipeline.capture_parts(Method::GET, Format::Json, None);
+    let _ = ctx.finish(ctx.error_response(BadGateway::new().into()));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
