@@ -5,9 +5,7 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, VARY,
-};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use sfv::{ListEntry, Parser, Version};
 
@@ -335,11 +333,30 @@ impl Decimal {
 }
 
 /// Renders `error` again for a response that already has headers, as the
-/// adapters do once they know the request: the renderer's headers are
-/// replaced, and so are those that describe the replaced body
-/// (`Content-Encoding`, `Content-Range`); every other header of `previous`
-/// is kept (after them), and a `Vary` naming more than `accept` keeps its
-/// other values.
+/// adapters do once they know the request.
+///
+/// The renderer's own fields replace those of `previous` (`Content-Type`,
+/// `Content-Length`, `Cache-Control`, `X-Content-Type-Options`,
+/// `Retry-After`, `Proxy-Status`, and a `Vary` value of exactly `accept`).
+/// Every field that framed or described the body being replaced is dropped,
+/// so that the new body is well framed (RFC 9112 section 6) and no client
+/// or cache takes the old representation's metadata for the new one's:
+///
+/// - message framing: `Transfer-Encoding` and `Trailer` (RFC 9112 sections
+///   6.1 and 6.5);
+/// - representation metadata (RFC 9110 section 8): `Content-Encoding`,
+///   `Content-Language`, `Content-Location`, and `Content-Disposition`
+///   (RFC 6266), which names the body as a file;
+/// - a partial body: `Content-Range` (RFC 9110 section 14.4);
+/// - validators of the old representation: `ETag` and `Last-Modified`
+///   (RFC 9110 section 8.8);
+/// - its digests: `Content-Digest` and `Repr-Digest` (RFC 9530), and the
+///   obsolete `Digest` (RFC 3230) and `Content-MD5` (RFC 1864).
+///
+/// Every other field of `previous` is kept, after the renderer's, with the
+/// other values of a `Vary`. Fields about the resource or the exchange
+/// rather than the body stay: `Accept-Ranges` (RFC 9110 section 14.3),
+/// `Set-Cookie`, `Location`, `Link`, tracing fields and the like.
 ///
 /// # Examples
 ///
@@ -374,22 +391,45 @@ pub fn rerender(
             current = Some(name);
         }
         let Some(name) = &current else { continue };
-        let replaced = [
-            &CONTENT_TYPE,
-            &CONTENT_LENGTH,
-            &CONTENT_ENCODING,
-            &CONTENT_RANGE,
-            &CACHE_CONTROL,
-            &RETRY_AFTER,
-            &PROXY_STATUS,
-        ]
-        .contains(&name)
+        let replaced = replaced_by_rerender(name)
             || (name == VARY && value.as_bytes().eq_ignore_ascii_case(b"accept"));
         if !replaced {
             headers.append(name, value);
         }
     }
     response
+}
+
+/// Whether [`rerender`] drops a field named `name` of the response it
+/// replaces: the renderer sets it anew, or it framed or described the old
+/// body (see [`rerender`] for the list and why).
+fn replaced_by_rerender(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        // The renderer's own fields (`Vary` is decided by value).
+        "content-type"
+            | "content-length"
+            | "cache-control"
+            | "x-content-type-options"
+            | "retry-after"
+            | "proxy-status"
+            // Framing.
+            | "transfer-encoding"
+            | "trailer"
+            // Representation metadata and a partial body.
+            | "content-encoding"
+            | "content-language"
+            | "content-location"
+            | "content-disposition"
+            | "content-range"
+            // Validators and digests of the old representation.
+            | "etag"
+            | "last-modified"
+            | "content-digest"
+            | "repr-digest"
+            | "digest"
+            | "content-md5"
+    )
 }
 
 /// The canonical sentence for an error without caller details.
@@ -933,6 +973,7 @@ mod tests {
     use super::*;
     use crate::context::Policy;
     use crate::error::{BadGateway, GatewayTimeout, InternalServerError, ServiceUnavailable};
+    use http::header::{CONTENT_ENCODING, CONTENT_RANGE};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn typical() -> GatewayError {
@@ -1261,6 +1302,23 @@ mod tests {
         previous.append("set-cookie", HeaderValue::from_static("b=2"));
         previous.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         previous.insert(CONTENT_RANGE, HeaderValue::from_static("bytes 0-9/10"));
+        for (name, value) in [
+            ("transfer-encoding", "chunked"),
+            ("trailer", "content-digest"),
+            ("content-language", "de"),
+            ("content-location", "/a.json"),
+            ("content-disposition", "attachment"),
+            ("etag", "\"v1\""),
+            ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("content-digest", "sha-256=:AAAA:"),
+            ("repr-digest", "sha-256=:AAAA:"),
+            ("digest", "SHA-256=AAAA"),
+            ("content-md5", "AAAA"),
+            ("x-content-type-options", "nosniff"),
+            ("accept-ranges", "bytes"),
+        ] {
+            previous.append(name, HeaderValue::from_static(value));
+        }
         let ctx = RenderContext::new().with_format(Format::Text);
         let response = rerender(&typical(), &ctx, previous);
         let headers: Vec<(&str, &str)> = response
@@ -1279,6 +1337,7 @@ mod tests {
                 ("retry-after", "30"),
                 ("set-cookie", "a=1"),
                 ("set-cookie", "b=2"),
+                ("accept-ranges", "bytes"),
             ]
         );
         assert_eq!(response.body().len(), 95);
