@@ -74,7 +74,7 @@ pub(crate) fn headers_from_http(headers: &http::HeaderMap, out: &mut HeaderMap) 
 pub(crate) fn parts_into(parts: RenderedParts, head: bool, out: &mut HeaderMap) -> BoxBody {
     static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
     out.clear();
-    out.reserve(7);
+    out.reserve(8);
     out.insert(header::CONTENT_TYPE, content_type(parts.format));
     let body = body(parts.body, head, Some(&parts.content_length));
     if let Ok(value) = HeaderValue::from_maybe_shared(parts.content_length) {
@@ -85,6 +85,10 @@ pub(crate) fn parts_into(parts: RenderedParts, head: bool, out: &mut HeaderMap) 
         const { HeaderValue::from_static("no-store") },
     );
     out.insert(header::VARY, const { HeaderValue::from_static("accept") });
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        const { HeaderValue::from_static("nosniff") },
+    );
     if let Some(Ok(value)) = parts.retry_after.map(HeaderValue::from_maybe_shared) {
         out.insert(header::RETRY_AFTER, value);
     }

@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY};
+use http::header::{
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use sfv::{ListEntry, Parser, Version};
 
@@ -48,7 +50,9 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 /// This is the only place response bytes are decided: the framework
 /// integrations and adapters all call it. The response has the error's
 /// status, `Content-Type`, `Content-Length`, `Cache-Control: no-store`,
-/// `Vary: Accept`, `Retry-After` when the error has a hint, and
+/// `Vary: Accept`, `X-Content-Type-Options: nosniff` (so that no browser
+/// runs an error body as anything but its declared type), `Retry-After`
+/// when the error has a hint, and
 /// `Proxy-Status` when the policy names this proxy. A HEAD request gets the
 /// same headers and an empty body.
 ///
@@ -137,12 +141,12 @@ fn fields(
         return HeaderMap::new();
     };
     let mut headers = template.clone();
-    // The template's order: `Content-Length` second, then after two
+    // The template's order: `Content-Length` second, then after three
     // constant fields `Retry-After`, `Proxy-Status` and `x-request-id`,
     // each when there.
     let mut slots = headers.values_mut();
     let length_slot = slots.nth(1);
-    let mut slots = slots.skip(2);
+    let mut slots = slots.skip(3);
     // Only a field that is there has a slot.
     let mut put = |value: Option<HeaderValue>| {
         if let Some(value) = value
@@ -166,7 +170,7 @@ fn fields(
 /// The map [`fields`] clones: placeholders where values vary.
 fn template(format: Format, retry_after: bool, proxy_status: bool, request_id: bool) -> HeaderMap {
     let placeholder = || HeaderValue::from_static("0");
-    let mut headers = HeaderMap::with_capacity(7);
+    let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, content_type(format));
     headers.insert(CONTENT_LENGTH, placeholder());
     headers.insert(
@@ -174,6 +178,10 @@ fn template(format: Format, retry_after: bool, proxy_status: bool, request_id: b
         const { HeaderValue::from_static("no-store") },
     );
     headers.insert(VARY, const { HeaderValue::from_static("accept") });
+    headers.insert(
+        X_CONTENT_TYPE_OPTIONS,
+        const { HeaderValue::from_static("nosniff") },
+    );
     if retry_after {
         headers.insert(RETRY_AFTER, placeholder());
     }
@@ -200,8 +208,8 @@ fn format_index(format: Format) -> usize {
 ///
 /// The fields are, in this order: `Content-Type` (the format's
 /// [`content_type`](Format::content_type)), `Content-Length`,
-/// `Cache-Control: no-store`, `Vary: accept`, `Retry-After` and
-/// `Proxy-Status` when set. The values are slices of one buffer shared with
+/// `Cache-Control: no-store`, `Vary: accept`, `X-Content-Type-Options:
+/// nosniff`, `Retry-After` and `Proxy-Status` when set. The values are slices of one buffer shared with
 /// the body, and valid field values.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -1027,6 +1035,7 @@ mod tests {
                 ("content-length", "207"),
                 ("cache-control", "no-store"),
                 ("vary", "accept"),
+                ("x-content-type-options", "nosniff"),
                 ("retry-after", "30"),
                 (
                     "proxy-status",
@@ -1290,6 +1299,33 @@ mod tests {
     }
 
     #[test]
+    fn every_response_says_nosniff_once() {
+        let policy = Policy::new().with_proxy_name("bff");
+        let errors: [GatewayError; 2] = [typical(), GatewayTimeout::new().into()];
+        for error in &errors {
+            for format in Format::ALL {
+                for policy in [&Policy::new(), &policy] {
+                    for method in [Method::GET, Method::HEAD] {
+                        let ctx = RenderContext::new()
+                            .with_format(format)
+                            .with_policy(policy)
+                            .with_method(&method);
+                        let id = HeaderValue::from_static("id-7");
+                        for response in [render(error, &ctx), render_echoing(error, &ctx, id)] {
+                            let values: Vec<_> = response
+                                .headers()
+                                .get_all(X_CONTENT_TYPE_OPTIONS)
+                                .iter()
+                                .collect();
+                            assert_eq!(values, ["nosniff"], "{format:?} {method}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rerender_keeps_other_headers_and_replaces_its_own() {
         let mut previous = HeaderMap::new();
         previous.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -1334,6 +1370,7 @@ mod tests {
                 ("cache-control", "no-store"),
                 ("vary", "accept"),
                 ("vary", "origin"),
+                ("x-content-type-options", "nosniff"),
                 ("retry-after", "30"),
                 ("set-cookie", "a=1"),
                 ("set-cookie", "b=2"),
