@@ -328,6 +328,7 @@ fn crlf_and_nul_in_the_proxy_name_and_next_hop_stay_in_one_field() {
                 "content-length",
                 "cache-control",
                 "vary",
+                "x-content-type-options",
                 "proxy-status"
             ],
             "{injection:?}"

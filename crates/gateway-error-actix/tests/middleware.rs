@@ -242,6 +242,7 @@ async fn no_accept_gets_the_json_envelope() {
             ("content-type".into(), "application/json".into()),
             ("proxy-status".into(), "bff".into()),
             ("vary".into(), "accept".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
             ("x-frame-options".into(), "DENY".into()),
             ("x-request-id".into(), "req-1".into()),
         ],

@@ -92,6 +92,7 @@ async fn requests(addr: SocketAddr) -> Result {
             "date",
             "proxy-status",
             "vary",
+            "x-content-type-options",
             "x-request-id"
         ]
     );
@@ -151,6 +152,7 @@ async fn requests(addr: SocketAddr) -> Result {
             "content-type: application/json",
             "proxy-status: bff;error=connection_refused",
             "vary: accept",
+            "x-content-type-options: nosniff",
             "x-request-id: raw-1",
         ]
     );

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 use http::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RETRY_AFTER, VARY,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 use sfv::{ListEntry, Parser, Version};
@@ -50,7 +50,9 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 /// This is the only place response bytes are decided: the framework
 /// integrations and adapters all call it. The response has the error's
 /// status, `Content-Type`, `Content-Length`, `Cache-Control: no-store`,
-/// `Vary: Accept`, `Retry-After` when the error has a hint, and
+/// `Vary: Accept`, `X-Content-Type-Options: nosniff` (so that no browser
+/// runs an error body as anything but its declared type), `Retry-After`
+/// when the error has a hint, and
 /// `Proxy-Status` when the policy names this proxy. A HEAD request gets the
 /// same headers and an empty body.
 ///
@@ -126,12 +128,12 @@ fn fields(
         return HeaderMap::new();
     };
     let mut headers = template.clone();
-    // The template's order: `Content-Length` second, then after two
+    // The template's order: `Content-Length` second, then after three
     // constant fields `Retry-After`, `Proxy-Status` and `x-request-id`,
     // each when there.
     let mut slots = headers.values_mut();
     let length_slot = slots.nth(1);
-    let mut slots = slots.skip(2);
+    let mut slots = slots.skip(3);
     // Only a field that is there has a slot.
     let mut put = |value: Option<HeaderValue>| {
         if let Some(value) = value
@@ -155,7 +157,7 @@ fn fields(
 /// The map [`fields`] clones: placeholders where values vary.
 fn template(format: Format, retry_after: bool, proxy_status: bool, request_id: bool) -> HeaderMap {
     let placeholder = || HeaderValue::from_static("0");
-    let mut headers = HeaderMap::with_capacity(7);
+    let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, content_type(format));
     headers.insert(CONTENT_LENGTH, placeholder());
     headers.insert(
@@ -163,6 +165,10 @@ fn template(format: Format, retry_after: bool, proxy_status: bool, request_id: b
         const { HeaderValue::from_static("no-store") },
     );
     headers.insert(VARY, const { HeaderValue::from_static("accept") });
+    headers.insert(
+        X_CONTENT_TYPE_OPTIONS,
+        const { HeaderValue::from_static("nosniff") },
+    );
     if retry_after {
         headers.insert(RETRY_AFTER, placeholder());
     }
@@ -189,8 +195,8 @@ fn format_index(format: Format) -> usize {
 ///
 /// The fields are, in this order: `Content-Type` (the format's
 /// [`content_type`](Format::content_type)), `Content-Length`,
-/// `Cache-Control: no-store`, `Vary: accept`, `Retry-After` and
-/// `Proxy-Status` when set. The values are slices of one buffer shared with
+/// `Cache-Control: no-store`, `Vary: accept`, `X-Content-Type-Options:
+/// nosniff`, `Retry-After` and `Proxy-Status` when set. The values are slices of one buffer shared with
 /// the body, and valid field values.
 #[derive(Debug)]
 pub(crate) struct RenderedParts {
@@ -320,11 +326,30 @@ impl Decimal {
 }
 
 /// Renders `error` again for a response that already has headers, as the
-/// adapters do once they know the request: the renderer's headers are
-/// replaced, and so are those that describe the replaced body
-/// (`Content-Encoding`, `Content-Range`); every other header of `previous`
-/// is kept (after them), and a `Vary` naming more than `accept` keeps its
-/// other values.
+/// adapters do once they know the request.
+///
+/// The renderer's own fields replace those of `previous` (`Content-Type`,
+/// `Content-Length`, `Cache-Control`, `X-Content-Type-Options`,
+/// `Retry-After`, `Proxy-Status`, and a `Vary` value of exactly `accept`).
+/// Every field that framed or described the body being replaced is dropped,
+/// so that the new body is well framed (RFC 9112 section 6) and no client
+/// or cache takes the old representation's metadata for the new one's:
+///
+/// - message framing: `Transfer-Encoding` and `Trailer` (RFC 9112 sections
+///   6.1 and 6.5);
+/// - representation metadata (RFC 9110 section 8): `Content-Encoding`,
+///   `Content-Language`, `Content-Location`, and `Content-Disposition`
+///   (RFC 6266), which names the body as a file;
+/// - a partial body: `Content-Range` (RFC 9110 section 14.4);
+/// - validators of the old representation: `ETag` and `Last-Modified`
+///   (RFC 9110 section 8.8);
+/// - its digests: `Content-Digest` and `Repr-Digest` (RFC 9530), and the
+///   obsolete `Digest` (RFC 3230) and `Content-MD5` (RFC 1864).
+///
+/// Every other field of `previous` is kept, after the renderer's, with the
+/// other values of a `Vary`. Fields about the resource or the exchange
+/// rather than the body stay: `Accept-Ranges` (RFC 9110 section 14.3),
+/// `Set-Cookie`, `Location`, `Link`, tracing fields and the like.
 ///
 /// # Examples
 ///
@@ -359,22 +384,45 @@ pub fn rerender(
             current = Some(name);
         }
         let Some(name) = &current else { continue };
-        let replaced = [
-            &CONTENT_TYPE,
-            &CONTENT_LENGTH,
-            &CONTENT_ENCODING,
-            &CONTENT_RANGE,
-            &CACHE_CONTROL,
-            &RETRY_AFTER,
-            &PROXY_STATUS,
-        ]
-        .contains(&name)
+        let replaced = replaced_by_rerender(name)
             || (name == VARY && value.as_bytes().eq_ignore_ascii_case(b"accept"));
         if !replaced {
             headers.append(name, value);
         }
     }
     response
+}
+
+/// Whether [`rerender`] drops a field named `name` of the response it
+/// replaces: the renderer sets it anew, or it framed or described the old
+/// body (see [`rerender`] for the list and why).
+fn replaced_by_rerender(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        // The renderer's own fields (`Vary` is decided by value).
+        "content-type"
+            | "content-length"
+            | "cache-control"
+            | "x-content-type-options"
+            | "retry-after"
+            | "proxy-status"
+            // Framing.
+            | "transfer-encoding"
+            | "trailer"
+            // Representation metadata and a partial body.
+            | "content-encoding"
+            | "content-language"
+            | "content-location"
+            | "content-disposition"
+            | "content-range"
+            // Validators and digests of the old representation.
+            | "etag"
+            | "last-modified"
+            | "content-digest"
+            | "repr-digest"
+            | "digest"
+            | "content-md5"
+    )
 }
 
 /// The canonical sentence for an error without caller details.
@@ -918,6 +966,7 @@ mod tests {
     use super::*;
     use crate::context::Policy;
     use crate::error::{BadGateway, GatewayTimeout, InternalServerError, ServiceUnavailable};
+    use http::header::{CONTENT_ENCODING, CONTENT_RANGE};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn typical() -> GatewayError {
@@ -971,6 +1020,7 @@ mod tests {
                 ("content-length", "207"),
                 ("cache-control", "no-store"),
                 ("vary", "accept"),
+                ("x-content-type-options", "nosniff"),
                 ("retry-after", "30"),
                 (
                     "proxy-status",
@@ -1234,6 +1284,33 @@ mod tests {
     }
 
     #[test]
+    fn every_response_says_nosniff_once() {
+        let policy = Policy::new().with_proxy_name("bff");
+        let errors: [GatewayError; 2] = [typical(), GatewayTimeout::new().into()];
+        for error in &errors {
+            for format in Format::ALL {
+                for policy in [&Policy::new(), &policy] {
+                    for method in [Method::GET, Method::HEAD] {
+                        let ctx = RenderContext::new()
+                            .with_format(format)
+                            .with_policy(policy)
+                            .with_method(&method);
+                        let id = HeaderValue::from_static("id-7");
+                        for response in [render(error, &ctx), render_echoing(error, &ctx, id)] {
+                            let values: Vec<_> = response
+                                .headers()
+                                .get_all(X_CONTENT_TYPE_OPTIONS)
+                                .iter()
+                                .collect();
+                            assert_eq!(values, ["nosniff"], "{format:?} {method}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rerender_keeps_other_headers_and_replaces_its_own() {
         let mut previous = HeaderMap::new();
         previous.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -1246,6 +1323,23 @@ mod tests {
         previous.append("set-cookie", HeaderValue::from_static("b=2"));
         previous.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         previous.insert(CONTENT_RANGE, HeaderValue::from_static("bytes 0-9/10"));
+        for (name, value) in [
+            ("transfer-encoding", "chunked"),
+            ("trailer", "content-digest"),
+            ("content-language", "de"),
+            ("content-location", "/a.json"),
+            ("content-disposition", "attachment"),
+            ("etag", "\"v1\""),
+            ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("content-digest", "sha-256=:AAAA:"),
+            ("repr-digest", "sha-256=:AAAA:"),
+            ("digest", "SHA-256=AAAA"),
+            ("content-md5", "AAAA"),
+            ("x-content-type-options", "nosniff"),
+            ("accept-ranges", "bytes"),
+        ] {
+            previous.append(name, HeaderValue::from_static(value));
+        }
         let ctx = RenderContext::new().with_format(Format::Text);
         let response = rerender(&typical(), &ctx, previous);
         let headers: Vec<(&str, &str)> = response
@@ -1261,9 +1355,11 @@ mod tests {
                 ("cache-control", "no-store"),
                 ("vary", "accept"),
                 ("vary", "origin"),
+                ("x-content-type-options", "nosniff"),
                 ("retry-after", "30"),
                 ("set-cookie", "a=1"),
                 ("set-cookie", "b=2"),
+                ("accept-ranges", "bytes"),
             ]
         );
         assert_eq!(response.body().len(), 95);

@@ -80,6 +80,7 @@ async fn bytes_on_the_wire_are_the_renderers() -> Result<(), Box<dyn std::error:
         assert_eq!(headers["content-length"], get_body.len().to_string());
         assert_eq!(headers["cache-control"], "no-store");
         assert_eq!(headers["vary"], "accept");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["proxy-status"], "bff");
         assert_eq!(headers["x-request-id"], "req-wire");
         assert!(headers.get("retry-after").is_none());
@@ -95,6 +96,7 @@ async fn bytes_on_the_wire_are_the_renderers() -> Result<(), Box<dyn std::error:
                 "date",
                 "proxy-status",
                 "vary",
+                "x-content-type-options",
                 "x-request-id"
             ]
         );

@@ -2,6 +2,7 @@
 //! `oneshot` and over a loopback socket.
 
 mod common;
+mod framing;
 mod handle_error;
 mod router;
 mod server;

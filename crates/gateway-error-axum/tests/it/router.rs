@@ -25,6 +25,7 @@ async fn no_accept_gets_the_json_envelope() -> Result<(), BoxError> {
             ("content-type", "application/json"),
             ("proxy-status", "bff"),
             ("vary", "accept"),
+            ("x-content-type-options", "nosniff"),
             ("x-request-id", "req-1"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
