@@ -470,6 +470,32 @@ impl fmt::Debug for RequestId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rendered {
     root: u64,
+    format: Format,
+    content_length: u64,
+}
+
+impl Rendered {
+    /// Whether a response head with these field lines is still the one
+    /// rendered: the same `Content-Type` and `Content-Length`, and no field
+    /// that frames or describes another body (a handler or middleware that
+    /// added `Transfer-Encoding`, `Content-Encoding`, an `ETag`, ... after
+    /// the error was rendered).
+    fn describes<'a>(&self, fields: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> bool {
+        let mut length = None;
+        let mut content_type = None;
+        for (name, value) in fields {
+            match name {
+                "content-length" if length.is_none() => length = Some(value),
+                "content-type" if content_type.is_none() => content_type = Some(value),
+                "content-length" | "content-type" => return false,
+                _ if crate::render::describes_another_body(name) => return false,
+                _ => {}
+            }
+        }
+        let digits = self.content_length.to_string();
+        length == Some(digits.as_bytes())
+            && content_type == Some(self.format.content_type().as_bytes())
+    }
 }
 
 /// A request's context, captured once by an adapter (see
@@ -560,7 +586,7 @@ impl<B> Finished<B> {
 /// use http::Method;
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-/// assert!(matches!(ctx.finish_head(None, None), Action::Keep));
+/// assert!(matches!(ctx.finish_head(None, None, []), Action::Keep));
 /// ```
 #[derive(Debug)]
 pub enum Action {
@@ -761,9 +787,6 @@ impl RequestContext {
     #[must_use]
     pub fn error_response(&self, error: GatewayError) -> Response<Bytes> {
         let mut response = render(&error, &self.render_context());
-        response
-            .headers_mut()
-            .insert(&X_REQUEST_ID, self.id_for(&error));
         self.mark(&mut response, error);
         response
     }
@@ -802,6 +825,10 @@ impl RequestContext {
         let action = self.finish_head(
             parts.extensions.get::<GatewayError>(),
             parts.extensions.get::<Rendered>(),
+            parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
         );
         match action {
             Action::Keep => {
@@ -817,10 +844,16 @@ impl RequestContext {
     }
 
     /// The decision [`finish`](Self::finish) takes from a response's
-    /// extensions, for adapters whose response types are not `http` 1's,
-    /// and the report of the error when this is the outermost adapter.
-    /// On [`Action::Render`], pass the response's head through
-    /// [`finish_parts`](Self::finish_parts).
+    /// extensions and field lines (name in lowercase, value), for adapters
+    /// whose response types are not `http` 1's, and the report of the
+    /// error when this is the outermost adapter. On [`Action::Render`],
+    /// pass the response's head through [`finish_parts`](Self::finish_parts).
+    ///
+    /// A response is kept when its error was rendered for this request and
+    /// its head still describes the rendered body; one that a handler or
+    /// middleware gave a field framing or describing another body
+    /// (`Transfer-Encoding`, `Content-Encoding`, `ETag`, another
+    /// `Content-Length`, ...) is rendered again.
     ///
     /// # Examples
     ///
@@ -831,13 +864,18 @@ impl RequestContext {
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
     /// let error = GatewayError::from(BadGateway::new());
-    /// assert!(matches!(ctx.finish_head(Some(&error), None), Action::Render));
+    /// assert!(matches!(ctx.finish_head(Some(&error), None, []), Action::Render));
     /// ```
-    pub fn finish_head(&self, error: Option<&GatewayError>, rendered: Option<&Rendered>) -> Action {
+    pub fn finish_head<'a>(
+        &self,
+        error: Option<&GatewayError>,
+        rendered: Option<&Rendered>,
+        fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Action {
         let Some(error) = error else {
             return Action::Keep;
         };
-        let fresh = rendered.is_some_and(|mark| mark.root == self.0.root);
+        let fresh = rendered.is_some_and(|mark| mark.root == self.0.root && mark.describes(fields));
         if fresh {
             self.report(error, false);
             Action::Keep
@@ -891,11 +929,6 @@ impl RequestContext {
         let (head, body) = rerender(&error, &ctx, previous).into_parts();
         parts.status = head.status;
         parts.headers = head.headers;
-        let id = match (error.request_id(), own_id) {
-            (None, Some(own)) => own,
-            _ => self.id_for(&error),
-        };
-        parts.headers.insert(&X_REQUEST_ID, id);
         self.report(&error, true);
         self.mark_parts(parts, error);
         body
@@ -939,23 +972,26 @@ impl RequestContext {
         (!self.0.nested).then_some(&self.0.request_id.value)
     }
 
-    /// The `x-request-id` of `error`'s response: its own id, or the request's.
-    fn id_for(&self, error: &GatewayError) -> HeaderValue {
-        error
-            .request_id()
-            .and_then(|id| HeaderValue::from_str(id).ok())
-            .unwrap_or_else(|| self.0.request_id.value.clone())
-    }
-
     fn mark<B>(&self, response: &mut Response<B>, error: GatewayError) {
+        let mark = self.mark_for(response.headers());
         let extensions = response.extensions_mut();
         extensions.insert(error);
-        extensions.insert(Rendered { root: self.0.root });
+        extensions.insert(mark);
     }
 
     fn mark_parts(&self, parts: &mut response::Parts, error: GatewayError) {
+        let mark = self.mark_for(&parts.headers);
         parts.extensions.insert(error);
-        parts.extensions.insert(Rendered { root: self.0.root });
+        parts.extensions.insert(mark);
+    }
+
+    /// The [`Rendered`] mark of a response this context rendered.
+    fn mark_for(&self, headers: &HeaderMap) -> Rendered {
+        Rendered {
+            root: self.0.root,
+            format: self.0.format,
+            content_length: content_length(headers).unwrap_or_default(),
+        }
     }
 
     /// The error's report, by the outermost adapter only.

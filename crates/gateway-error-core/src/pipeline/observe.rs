@@ -189,7 +189,7 @@ impl<'a> ErrorEvent<'a> {
     ///
     /// ```
     /// # use gateway_error_core::pipeline::ErrorEvent;
-    /// fn method(event: &ErrorEvent<'_>) -> &str {
+    /// fn method<'a>(event: &ErrorEvent<'a>) -> &'a str {
     ///     event.method().as_str()
     /// }
     /// ```
