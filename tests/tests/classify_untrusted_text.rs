@@ -209,7 +209,9 @@ fn assert_exact(what: &str, failure: Failure, method: &Method, error: reqwest::E
 
 /// One request with `method` to `url`, which must fail.
 async fn fail(client: &reqwest::Client, method: &Method, url: String) -> reqwest::Error {
-    let request = client.request(method.clone(), &url).body("{\"renew\":true}");
+    let request = client
+        .request(method.clone(), &url)
+        .body("{\"renew\":true}");
     bounded(&url.clone(), STEP, async move {
         match request.send().await {
             Ok(response) => match response.bytes().await {
@@ -252,7 +254,12 @@ async fn wordy_paths_and_queries_never_change_the_classification() {
     let results = join_all(calls).await;
     assert_eq!(results.len(), Failure::ALL.len() * WORDY.len() * 2);
     for (failure, path, method, error) in results {
-        assert_exact(&format!("{failure:?} {method} {path}"), failure, &method, error);
+        assert_exact(
+            &format!("{failure:?} {method} {path}"),
+            failure,
+            &method,
+            error,
+        );
     }
     eprintln!("wordy paths: {:?}", started.elapsed());
 }
@@ -276,7 +283,10 @@ async fn redirects_to_wordy_paths_never_change_the_classification() {
     ] {
         for status in [307, 308] {
             let from = redirector(status, upstreams.addr(scenario)).await;
-            for path in ["/v1/certificates/42/renew", "/ssl/tls/handshake?q=certificate"] {
+            for path in [
+                "/v1/certificates/42/renew",
+                "/ssl/tls/handshake?q=certificate",
+            ] {
                 for method in [Method::GET, Method::POST] {
                     let client = &client;
                     calls.push(async move {
@@ -362,7 +372,10 @@ async fn rustls_errors_in_reqwest_connects_are_recognised_by_type() {
     fn misbehaved() -> rustls::Error {
         rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::TooMuchEarlyDataReceived)
     }
-    let cases: [(fn() -> rustls::Error, &str, ProxyError, Phase, bool); 3] = [
+    /// A handshake error, the path, and the kind, phase and POST verdict
+    /// it must give.
+    type Case = (fn() -> rustls::Error, &'static str, ProxyError, Phase, bool);
+    let cases: [Case; 3] = [
         (
             unknown_issuer,
             "/ssl/tls/handshake?q=no%20such%20host",
