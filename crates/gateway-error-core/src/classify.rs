@@ -14,14 +14,25 @@ use crate::render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_NAME_LEN};
 
-/// What the layers of a source chain say about a failure.
+/// What the layers of a source chain say about a failure, read from their
+/// types alone: no layer's text is read (reqwest's and hyper-util's texts
+/// carry the request's URL, and io and TLS messages can carry bytes an
+/// upstream sent).
 #[derive(Default)]
 struct Facts {
+    /// A client layer said the failure was in connecting.
     connect: bool,
+    /// A client layer said the connection was established when it failed
+    /// (hyper reported it, hyper-util failed after connecting, or a body or
+    /// status was read): the request may have been sent, so no kind of the
+    /// not-sent phase that only the connect can produce (DNS, a rejected
+    /// certificate) may stand.
+    established: bool,
     timeout: bool,
+    /// reqwest said name resolution failed.
     dns: bool,
-    tls_certificate: bool,
-    tls: bool,
+    /// A TLS stack's error type said the handshake failed, and how.
+    tls: Option<ProxyError>,
     /// A client layer said the request failed before a response head came.
     request: bool,
     /// A client layer said the failure was in reading the response body.
@@ -48,7 +59,17 @@ impl Facts {
         for _ in 0..32 {
             let Some(layer) = next else { break };
             facts.read(layer);
-            next = layer.source();
+            next = match layer.downcast_ref::<io::Error>() {
+                // An io error's `source()` skips the error it wraps (and
+                // gives that error's source): step into the wrapped error
+                // itself, so that its type is read too (tokio-rustls puts
+                // `rustls::Error` there), then on to its source.
+                Some(io) => match io.get_ref() {
+                    Some(inner) => Some(inner as &(dyn StdError + 'static)),
+                    None => layer.source(),
+                },
+                None => layer.source(),
+            };
         }
         facts
     }
@@ -65,7 +86,8 @@ impl Facts {
         self.read_hyper(layer);
         #[cfg(feature = "reqwest")]
         self.read_reqwest(layer);
-        self.read_message(layer);
+        #[cfg(feature = "rustls")]
+        self.read_rustls(layer);
     }
 
     fn read_io(&mut self, io: &io::Error) {
@@ -94,12 +116,17 @@ impl Facts {
     #[cfg(feature = "hyper")]
     fn read_hyper(&mut self, layer: &(dyn StdError + 'static)) {
         if let Some(err) = layer.downcast_ref::<hyper_util::client::legacy::Error>() {
-            self.connect |= err.is_connect();
+            let connect = err.is_connect();
+            self.connect |= connect;
+            self.established |= !connect;
             self.request = true;
         }
         let Some(err) = layer.downcast_ref::<hyper::Error>() else {
             return;
         };
+        // hyper's client errors come from a connection it holds: whatever
+        // failed, the connect had succeeded.
+        self.established = true;
         let kind = if err.is_parse_too_large() {
             ProxyError::HttpResponseHeaderSectionSize
         } else if err.is_parse() || err.is_parse_status() {
@@ -113,8 +140,13 @@ impl Facts {
             self.timeout = true;
             return;
         } else {
-            // hyper has no `is_body()`; its Display for a failure while
-            // reading a body is this fixed string.
+            // hyper has no `is_body()`. Its Display is a `&'static str`
+            // that hyper picks by the error's kind (it never shows the
+            // cause, a URL or received bytes): for a failure while reading
+            // a body it is this fixed string. This compares hyper's own
+            // constant, on a value already known by type to be a
+            // `hyper::Error`; and it can only place the failure later (in
+            // the body), never earlier.
             if err.to_string() == "error reading a body from connection" {
                 self.hyper_body = true;
                 self.body = true;
@@ -135,6 +167,7 @@ impl Facts {
         self.request |= err.is_request();
         self.body |= err.is_body();
         self.decode |= err.is_decode();
+        self.established |= err.is_body() || err.is_decode() || err.is_status();
         if let Some(status) = err.status() {
             self.received_status = Some(status);
         }
@@ -146,38 +179,39 @@ impl Facts {
         self.protocol.get_or_insert(kind);
     }
 
-    /// What only the message tells: DNS and TLS failures, whose error types
-    /// belong to resolvers and TLS stacks this crate does not depend on.
-    /// The text is only matched here, never shown to anyone.
-    fn read_message(&mut self, layer: &(dyn StdError + 'static)) {
-        let message = layer.to_string().to_ascii_lowercase();
-        if message.starts_with("dns error")
-            || message.contains("failed to lookup address")
-            || message.contains("name or service not known")
-            || message.contains("no such host")
-        {
-            self.dns = true;
-        }
-        if message.contains("certificate") {
-            self.tls_certificate = true;
-        } else if message.contains("tls")
-            || message.contains("ssl")
-            || message.contains("handshake")
-        {
-            self.tls = true;
-        }
+    /// rustls's error, as tokio-rustls (and so reqwest's and hyper-rustls's
+    /// connectors) wrap it in an `io::Error`.
+    #[cfg(feature = "rustls")]
+    fn read_rustls(&mut self, layer: &(dyn StdError + 'static)) {
+        let Some(err) = layer.downcast_ref::<rustls::Error>() else {
+            return;
+        };
+        let kind = match err {
+            rustls::Error::InvalidCertificate(_)
+            | rustls::Error::InvalidCertRevocationList(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType => ProxyError::TlsCertificateError,
+            rustls::Error::AlertReceived(_) => ProxyError::TlsAlertReceived,
+            _ => ProxyError::TlsProtocolError,
+        };
+        self.tls.get_or_insert(kind);
     }
 
     fn kind(&self) -> Option<ProxyError> {
-        if self.dns {
+        // Resolution and the TLS handshake belong to the connect: once a
+        // client layer shows the connection was established, neither may
+        // place the failure before the request was sent.
+        if self.dns && !self.established {
             return Some(if self.timeout {
                 ProxyError::DnsTimeout
             } else {
                 ProxyError::DnsError
             });
         }
-        if self.tls_certificate {
-            return Some(ProxyError::TlsCertificateError);
+        if let Some(tls) = self.tls {
+            if !self.established {
+                return Some(tls);
+            }
         }
         if let Some(kind) = self.io {
             // A connection that ends while the body is read leaves the
@@ -188,14 +222,11 @@ impl Facts {
             return Some(kind);
         }
         if self.timeout {
-            return Some(if self.connect {
+            return Some(if self.connect && !self.established {
                 ProxyError::ConnectionTimeout
             } else {
                 ProxyError::HttpResponseTimeout
             });
-        }
-        if self.tls {
-            return Some(ProxyError::TlsProtocolError);
         }
         if self.incomplete {
             // Closed before any response head: the connection was
@@ -220,7 +251,37 @@ impl Facts {
         if self.body && self.protocol.is_none() {
             return Some(ProxyError::HttpResponseIncomplete);
         }
+        if self.tls.is_some() {
+            // A TLS failure on an established connection (a record that
+            // does not decrypt, an alert mid-stream): the request may have
+            // been sent.
+            return Some(ProxyError::TlsProtocolError);
+        }
         self.protocol
+    }
+
+    /// The kind, and a `tracing` debug event when nothing in the chain was
+    /// recognised (nothing of the chain's text goes into it).
+    fn decide(&self, error: &(dyn StdError + 'static)) -> Option<ProxyError> {
+        let kind = self.kind();
+        #[cfg(feature = "tracing")]
+        if kind.is_none() && self.received_status.is_none() {
+            let layers = std::iter::successors(Some(error), |&layer| layer.source())
+                .take(32)
+                .count();
+            tracing::debug!(
+                layers,
+                feature_reqwest = cfg!(feature = "reqwest"),
+                feature_hyper = cfg!(feature = "hyper"),
+                feature_tokio = cfg!(feature = "tokio"),
+                feature_rustls = cfg!(feature = "rustls"),
+                "upstream error not classified: a plain 502 without a kind; \
+                 enable the feature of the client library that made it"
+            );
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+        kind
     }
 }
 
@@ -228,18 +289,41 @@ impl ProxyError {
     /// The most specific RFC 9209 kind a client error stands for, found by
     /// walking its source chain; `None` when nothing in it is recognised.
     ///
-    /// Recognised: `std::io::Error` kinds (refused, reset, aborted, broken
-    /// pipe, unexpected EOF, timed out, address not available, host or
-    /// network unreachable); with feature `tokio`, `tokio::time::error::Elapsed`;
-    /// with feature `hyper`, `hyper::Error` (parse, header section too
-    /// large, incomplete message, canceled, closed) and hyper-util's client
-    /// errors (connect, request); with feature `reqwest`, `reqwest::Error`
-    /// (connect, timeout, DNS, request, body, decode, redirect, status); and
-    /// DNS and TLS failures where the messages in the chain show them.
+    /// The kind is decided from the types in the chain alone, never from
+    /// their text: a URL (which reqwest's and hyper-util's messages carry),
+    /// a query or an upstream's bytes cannot change it. What each feature
+    /// lets it recognise:
+    ///
+    /// - always: `std::io::Error` kinds anywhere in the chain, including
+    ///   inside other crates' errors (refused, reset, aborted, broken pipe,
+    ///   unexpected EOF, timed out, address not available, host or network
+    ///   unreachable). A reqwest or hyper-util refused or reset connection is
+    ///   recognised without any feature.
+    /// - `tokio`: `tokio::time::error::Elapsed` (a response timeout).
+    /// - `hyper`: `hyper::Error` (parse, header section too large,
+    ///   incomplete message, canceled, closed, timeout, body) and
+    ///   hyper-util's legacy client errors (connect or after connect).
+    /// - `reqwest`: `reqwest::Error` (connect, timeout, DNS, body, decode,
+    ///   redirect, status). Without it a reqwest timeout (reqwest's own
+    ///   timer, whose error type is private to reqwest) or DNS failure is not
+    ///   recognised: turn it on when the client is reqwest.
+    /// - `rustls`: `rustls::Error` in a TLS connect (certificate errors are
+    ///   `tls_certificate_error`, a received alert `tls_alert_received`,
+    ///   anything else `tls_protocol_error`).
+    ///
+    /// DNS failures are recognised only through reqwest (hyper-util's
+    /// resolver errors have no public type), and native-tls errors not at
+    /// all (their types are the platform's TLS library's); those chains
+    /// fall back on what their io, hyper and reqwest layers say. Once a
+    /// layer shows the connection was established (hyper reported the
+    /// failure, or a body or status was read), no kind that places the
+    /// failure before the request was sent is given for DNS or TLS.
     ///
     /// A connection closed before the response head is
     /// `connection_terminated`; one closed inside the body is
-    /// `http_response_incomplete`.
+    /// `http_response_incomplete`. With feature `tracing`, a chain that
+    /// nothing recognises is logged at debug level (the number of layers and
+    /// which features are on; none of the chain's text).
     ///
     /// # Examples
     ///
@@ -254,7 +338,7 @@ impl ProxyError {
     /// ```
     #[must_use]
     pub fn classify(error: &(dyn StdError + 'static)) -> Option<Self> {
-        Facts::gather(error).kind()
+        Facts::gather(error).decide(error)
     }
 }
 
@@ -263,8 +347,13 @@ impl GatewayError {
     /// [`ProxyError::classify`], its recommended status, and `error` kept as
     /// the source (for logs, never for clients).
     ///
-    /// Unknown errors give a plain 502 without a kind. A `reqwest` status
-    /// error keeps the upstream's status as `received-status`.
+    /// What is recognised, and which features (`reqwest`, `hyper`, `tokio`,
+    /// `rustls`) widen it, is listed on [`ProxyError::classify`]; the kind
+    /// comes from the chain's types, never from its text. Unknown errors
+    /// give a plain 502 without a kind (logged at debug level with feature
+    /// `tracing`). With feature `reqwest`, a `reqwest` status error keeps
+    /// the upstream's status as `received-status`, and a reqwest timeout is
+    /// a 504.
     ///
     /// # Examples
     ///
@@ -306,7 +395,7 @@ impl GatewayError {
     pub fn from_error(error: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
         let error: Box<dyn StdError + Send + Sync + 'static> = error.into();
         let facts = Facts::gather(&*error);
-        let kind = facts.kind();
+        let kind = facts.decide(&*error);
         let status = kind.map_or(StatusCode::BAD_GATEWAY, ProxyError::recommended_status);
         let inner = Inner {
             kind,
@@ -444,26 +533,153 @@ mod tests {
         );
     }
 
+    /// Words a URL, a query or an upstream can put into an error's text.
+    const UNTRUSTED_WORDS: [&str; 8] = [
+        "dns error",
+        "failed to lookup address information",
+        "no such host",
+        "invalid peer certificate: UnknownIssuer",
+        "certificate",
+        "tls handshake eof",
+        "ssl",
+        "handshake",
+    ];
+
     #[test]
-    fn dns_and_tls_from_messages() {
-        let dns = Wrapped(
-            "dns error",
-            Box::new(io::Error::other("failed to lookup address information")),
+    fn text_in_the_chain_never_decides() {
+        for words in UNTRUSTED_WORDS {
+            // Nothing typed: nothing recognised, whatever the text says.
+            let alone = Wrapped(words, Box::new(io::Error::other(words)));
+            assert_eq!(ProxyError::classify(&alone), None, "{words}");
+            // A typed fact decides; the text cannot move it to the
+            // not-sent phase.
+            let timeout = Wrapped(
+                words,
+                Box::new(io::Error::new(io::ErrorKind::TimedOut, words)),
+            );
+            assert_eq!(
+                ProxyError::classify(&timeout),
+                Some(ProxyError::HttpResponseTimeout),
+                "{words}"
+            );
+            let reset = Wrapped(
+                words,
+                Box::new(io::Error::new(io::ErrorKind::ConnectionReset, words)),
+            );
+            let err = GatewayError::from_upstream_error("u", reset);
+            assert_eq!(
+                err.kind(),
+                Some(ProxyError::ConnectionTerminated),
+                "{words}"
+            );
+            assert!(!err.is_retryable(&http::Method::POST), "{words}");
+        }
+    }
+
+    #[test]
+    fn an_io_error_is_read_through_to_the_error_it_wraps() {
+        // `io::Error::source` skips the wrapped error; the walk does not.
+        let inner = io::Error::new(
+            io::ErrorKind::InvalidData,
+            io::Error::from(io::ErrorKind::ConnectionRefused),
         );
-        assert_eq!(ProxyError::classify(&dns), Some(ProxyError::DnsError));
-        let cert = Wrapped(
+        let chain = Wrapped("client error (Connect)", Box::new(inner));
+        assert_eq!(
+            ProxyError::classify(&chain),
+            Some(ProxyError::ConnectionRefused)
+        );
+    }
+
+    #[test]
+    fn dns_and_tls_never_stand_once_the_connection_was_established() {
+        let facts = Facts {
+            dns: true,
+            tls: Some(ProxyError::TlsCertificateError),
+            established: true,
+            ..Facts::default()
+        };
+        assert_eq!(facts.kind(), Some(ProxyError::TlsProtocolError));
+        let facts = Facts {
+            dns: true,
+            established: true,
+            ..Facts::default()
+        };
+        assert_eq!(facts.kind(), None);
+        let facts = Facts {
+            timeout: true,
+            connect: true,
+            established: true,
+            ..Facts::default()
+        };
+        assert_eq!(facts.kind(), Some(ProxyError::HttpResponseTimeout));
+    }
+
+    /// rustls's errors as tokio-rustls hands them to a connector: inside an
+    /// `io::Error` of kind `InvalidData`, under the connector's wrappers.
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn rustls_errors_by_type() {
+        use rustls::{AlertDescription, CertificateError, PeerMisbehaved};
+        let cases = [
+            (
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                ProxyError::TlsCertificateError,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::Expired),
+                ProxyError::TlsCertificateError,
+            ),
+            (
+                rustls::Error::NoCertificatesPresented,
+                ProxyError::TlsCertificateError,
+            ),
+            (
+                rustls::Error::AlertReceived(AlertDescription::HandshakeFailure),
+                ProxyError::TlsAlertReceived,
+            ),
+            (
+                rustls::Error::PeerMisbehaved(PeerMisbehaved::TooMuchEarlyDataReceived),
+                ProxyError::TlsProtocolError,
+            ),
+            (
+                rustls::Error::General("certificate dns error".into()),
+                ProxyError::TlsProtocolError,
+            ),
+        ];
+        for (tls, kind) in cases {
+            let what = format!("{tls:?}");
+            // Text that says otherwise changes nothing.
+            let chain = Wrapped(
+                "https://h/no-such-host/dns error/ssl",
+                Box::new(Wrapped(
+                    "tcp connect error",
+                    Box::new(io::Error::new(io::ErrorKind::InvalidData, tls)),
+                )),
+            );
+            let err = GatewayError::from_upstream_error("u", chain);
+            assert_eq!(err.kind(), Some(kind), "{what}");
+            assert_eq!(err.status(), StatusCode::BAD_GATEWAY, "{what}");
+            assert_eq!(
+                err.is_retryable(&http::Method::POST),
+                kind == ProxyError::TlsCertificateError,
+                "{what}"
+            );
+        }
+    }
+
+    /// Without feature `rustls`, a rustls error is only what its io layer
+    /// says: malformed bytes, no kind; never a TLS kind from its text.
+    #[cfg(not(feature = "rustls"))]
+    #[test]
+    fn tls_text_alone_is_not_a_tls_kind() {
+        let chain = Wrapped(
             "invalid peer certificate: UnknownIssuer",
-            Box::new(fmt::Error),
+            Box::new(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "invalid peer certificate: UnknownIssuer",
+            )),
         );
-        assert_eq!(
-            ProxyError::classify(&cert),
-            Some(ProxyError::TlsCertificateError)
-        );
-        let tls = Wrapped("tls handshake eof", Box::new(fmt::Error));
-        assert_eq!(
-            ProxyError::classify(&tls),
-            Some(ProxyError::TlsProtocolError)
-        );
+        assert_eq!(ProxyError::classify(&chain), None);
     }
 
     #[tokio::test]
