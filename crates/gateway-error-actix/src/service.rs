@@ -95,10 +95,15 @@ where
 /// [`RequestContext::finish`] for actix-web's response.
 fn finish<B>(ctx: &RequestContext, mut res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let action = {
-        let extensions = res.response().extensions();
+        let response = res.response();
+        let extensions = response.extensions();
         ctx.finish_head(
             extensions.get::<GatewayError>(),
             extensions.get::<Rendered>(),
+            response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
         )
     };
     match action {

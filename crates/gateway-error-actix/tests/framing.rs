@@ -142,7 +142,7 @@ fn check(raw: &[u8], accept: &str) -> Result<(), BoxError> {
         .map(|(name, value)| Ok(format!("{name}: {}", value.to_str()?)))
         .collect::<Result<_, BoxError>>()?;
     expected.extend(KEPT.iter().map(|(name, value)| format!("{name}: {value}")));
-    expected.push("x-request-id: wire-7".to_owned());
+    // `render` writes the `x-request-id` the body shows.
     expected.push("connection: close".to_owned());
     expected.sort_unstable();
     assert_eq!(got, expected, "{accept}");

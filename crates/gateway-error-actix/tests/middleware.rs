@@ -205,7 +205,6 @@ fn rendered(
         .headers()
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-        .chain([("x-request-id".to_owned(), id.to_owned())])
         .collect();
     headers.sort_by(|a, b| a.0.cmp(&b.0));
     Seen {

@@ -136,6 +136,9 @@ where
     Handle::new(policy).wrap(routes)
 }
 
+/// Finds the gateway error in a rejection carrying an application type.
+type Finder = Arc<dyn Fn(&Rejection) -> Option<GatewayError> + Send + Sync>;
+
 /// How [`handle`] is configured: the [`Pipeline`], and the application
 /// error types to look for gateway errors in.
 ///
@@ -175,7 +178,7 @@ where
 #[derive(Clone, Default)]
 pub struct Handle {
     pipeline: Pipeline,
-    finders: Vec<Arc<dyn Fn(&Rejection) -> Option<GatewayError> + Send + Sync>>,
+    finders: Vec<Finder>,
 }
 
 impl std::fmt::Debug for Handle {

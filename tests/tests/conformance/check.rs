@@ -184,9 +184,20 @@ pub(crate) fn check(
             other.first().copied()
         }
     };
+    // An error's own id (`with_request_id`) wins over the request's, in
+    // the body and the header alike.
+    let own = case.failure.error().request_id().map(str::to_owned);
     let echoed = case.echoed_id(index);
     let generated = echoed.is_none();
-    let id: Option<String> = if generated {
+    let id: Option<String> = if let Some(own) = own {
+        if got_id != Some(own.as_bytes()) {
+            fail(format!(
+                "x-request-id: expected the error's own {own:?}, got {}",
+                got_id.map_or_else(|| "(none)".to_owned(), show)
+            ));
+        }
+        Some(own)
+    } else if generated {
         match got_id {
             Some(id) if is_generated_id(id) => Some(String::from_utf8_lossy(id).into_owned()),
             Some(id) => {

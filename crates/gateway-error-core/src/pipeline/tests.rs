@@ -8,7 +8,9 @@ use crate::{BadGateway, Format, GatewayTimeout, ProxyError, render};
 
 /// A pipeline whose observer records (status, error.type, request id,
 /// rendered again) per report.
-fn recording() -> (Pipeline, Arc<Mutex<Vec<(u16, String, String, bool)>>>) {
+type Reports = Arc<Mutex<Vec<(u16, String, String, bool)>>>;
+
+fn recording() -> (Pipeline, Reports) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     let pipeline = Pipeline::new(Policy::new().with_proxy_name("edge")).on_error(
