@@ -17,10 +17,16 @@
 //! - every other header of a re-rendered reply kept;
 //! - the error logged once through `tracing`, with its source chain.
 //!
-//! Other rejections (404, 405, bad bodies, your own types) are returned
-//! unchanged, for warp or your own `recover` to answer. A rejection carrying
-//! a gateway error never reaches warp's default handler, which would show
-//! the error's `Debug` text to the client.
+//! warp's own rejections (404, 405, bad headers, bad bodies, ...) are
+//! returned unchanged, for warp to answer. No other rejection reaches warp's
+//! default handler, which would show its `Debug` text to the client:
+//!
+//! - one carrying a gateway error is rendered, also inside your own
+//!   rejection type when you register it (see [`AsGatewayError`]);
+//! - any other custom rejection is answered with the canonical 500
+//!   (`InternalServerError`), its `Debug` text going to the log only. Answer
+//!   your own rejections with a `recover` on the routes you pass to
+//!   [`handle`]: what it rejects again is answered so.
 //!
 //! This crate is not a proxy or an HTTP client, and it does not map
 //! transport errors to gateway errors: that is the handler's job (see
@@ -73,6 +79,7 @@
 //! [gateway-error]: https://docs.rs/gateway-error
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+use std::fmt;
 use std::future::ready;
 use std::mem;
 use std::sync::Arc;
@@ -83,7 +90,7 @@ use gateway_error_core::{
     ServiceUnavailable, X_REQUEST_ID, generate_request_id, is_valid_request_id, log, render,
     rerender,
 };
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
@@ -96,8 +103,11 @@ use warp::{Filter, Rejection, Reply};
 ///   `BadGateway` and friends as a `Reply`) is rendered again, keeping its
 ///   other headers and extensions;
 /// - a rejection carrying one of the error types is rendered;
-/// - any other reply passes through, and any other rejection is returned
-///   unchanged, so warp's own 404/405 handling (or your `recover`) applies.
+/// - any other reply passes through; warp's own rejections are returned
+///   unchanged, so that warp answers them (404, 405, 400, ...);
+/// - any other rejection (a custom one, which warp would answer with its
+///   `Debug` text) is answered with the canonical 500, and its `Debug` text
+///   is logged.
 ///
 /// Every reply that comes out gets an `x-request-id` header, unless the
 /// handler set one (rejections returned to warp are answered without it): the request's own when it is valid (non-empty, at most
@@ -142,22 +152,225 @@ where
     F: Filter<Extract = (T,), Error = Rejection> + Clone + Send + Sync + 'static,
     T: Reply,
 {
-    let policy = Arc::new(policy);
+    handle_with(routes, policy, Rejections::new())
+}
+
+/// [`handle`], also finding gateway errors inside your own rejection types
+/// (see [`AsGatewayError`]).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::{GatewayError, Policy, ServiceUnavailable};
+/// use gateway_error::warp::{AsGatewayError, Rejections};
+/// use warp::Filter;
+///
+/// #[derive(Debug)]
+/// enum AppError {
+///     Gateway(GatewayError),
+///     NotFound,
+/// }
+///
+/// impl warp::reject::Reject for AppError {}
+///
+/// impl AsGatewayError for AppError {
+///     fn as_gateway_error(&self) -> Option<&GatewayError> {
+///         match self {
+///             AppError::Gateway(error) => Some(error),
+///             AppError::NotFound => None,
+///         }
+///     }
+/// }
+///
+/// let routes = warp::path("search").and_then(|| async {
+///     let error = ServiceUnavailable::upstream("search").into();
+///     Err::<String, _>(warp::reject::custom(AppError::Gateway(error)))
+/// });
+/// let app = gateway_error::warp::handle_with(
+///     routes,
+///     Policy::new(),
+///     Rejections::new().with::<AppError>(),
+/// );
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let response = warp::test::request().path("/search").reply(&app).await;
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn handle_with<F, T>(
+    routes: F,
+    policy: Policy,
+    rejections: Rejections,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
+where
+    F: Filter<Extract = (T,), Error = Rejection> + Clone + Send + Sync + 'static,
+    T: Reply,
+{
+    let config = Arc::new((policy, rejections));
     let routes = routes
         // `respond` renders any gateway error again: the reply's default
         // rendering is skipped.
-        .map(|reply: T| {
-            Ok(gateway_error_core::__private::rendered_again(|| {
-                reply.into_response()
-            }))
-        })
-        .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
+        .map(|reply: T| gateway_error_core::__private::rendered_again(|| reply.into_response()))
+        // warp's status for a rejection is not public: its log filter
+        // reports it (the status of the cause warp would answer with),
+        // just before the rejection comes out, in the same poll.
+        .with(warp::log::custom(|info| {
+            REJECTION_STATUS.set(Some(info.status()));
+        }))
+        .map(|logged| Ok(Reply::into_response(logged)))
+        .or_else(|rejection| {
+            let status = REJECTION_STATUS.take();
+            ready(Ok::<_, Rejection>((Err((rejection, status)),)))
+        });
     warp::method()
         .and(warp::header::headers_cloned())
         .and(routes)
         .and_then(move |method: Method, headers: HeaderMap, outcome| {
-            ready(respond(&policy, &method, &headers, outcome))
+            let (policy, rejections) = &*config;
+            ready(respond(policy, rejections, &method, &headers, outcome))
         })
+}
+
+/// An application's rejection type that may carry a gateway error, such as
+/// an error enum with a `Gateway(GatewayError)` variant.
+///
+/// warp finds a rejection's cause by its concrete type only, so register
+/// the type with [`Rejections::with`] and pass it to [`handle_with`]: a
+/// rejection carrying it is then rendered like the gateway error it holds.
+/// When it holds none, the rejection is answered as any other custom one:
+/// with the canonical 500, unless your own `recover` on the routes answers
+/// it first.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::GatewayError;
+/// use gateway_error::warp::AsGatewayError;
+///
+/// #[derive(Debug)]
+/// struct Upstream(GatewayError);
+///
+/// impl warp::reject::Reject for Upstream {}
+///
+/// impl AsGatewayError for Upstream {
+///     fn as_gateway_error(&self) -> Option<&GatewayError> {
+///         Some(&self.0)
+///     }
+/// }
+/// ```
+pub trait AsGatewayError: warp::reject::Reject {
+    /// The gateway error this rejection carries, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{BadGateway, GatewayError};
+    /// use gateway_error::warp::AsGatewayError;
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     Gateway(GatewayError),
+    ///     Forbidden,
+    /// }
+    ///
+    /// impl warp::reject::Reject for AppError {}
+    ///
+    /// impl AsGatewayError for AppError {
+    ///     fn as_gateway_error(&self) -> Option<&GatewayError> {
+    ///         match self {
+    ///             AppError::Gateway(error) => Some(error),
+    ///             AppError::Forbidden => None,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let error = AppError::Gateway(BadGateway::upstream("db").into());
+    /// assert_eq!(error.as_gateway_error().map(|e| e.status().as_u16()), Some(502));
+    /// assert!(AppError::Forbidden.as_gateway_error().is_none());
+    /// ```
+    fn as_gateway_error(&self) -> Option<&GatewayError>;
+}
+
+/// The application rejection types in which [`handle_with`] looks for
+/// gateway errors (see [`AsGatewayError`]), after the gateway error types
+/// themselves.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::GatewayError;
+/// use gateway_error::warp::{AsGatewayError, Rejections};
+///
+/// #[derive(Debug)]
+/// struct Upstream(GatewayError);
+///
+/// impl warp::reject::Reject for Upstream {}
+///
+/// impl AsGatewayError for Upstream {
+///     fn as_gateway_error(&self) -> Option<&GatewayError> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let rejections = Rejections::new().with::<Upstream>();
+/// # let _ = rejections;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Rejections {
+    finders: Vec<fn(&Rejection) -> Option<GatewayError>>,
+}
+
+impl Rejections {
+    /// No application types: only the gateway error types are found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rejections = gateway_error::warp::Rejections::new();
+    /// # let _ = rejections;
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also looks for gateway errors in rejections of type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::GatewayError;
+    /// use gateway_error::warp::{AsGatewayError, Rejections};
+    ///
+    /// #[derive(Debug)]
+    /// struct Upstream(GatewayError);
+    ///
+    /// impl warp::reject::Reject for Upstream {}
+    ///
+    /// impl AsGatewayError for Upstream {
+    ///     fn as_gateway_error(&self) -> Option<&GatewayError> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// let rejections = Rejections::new().with::<Upstream>();
+    /// # let _ = rejections;
+    /// ```
+    #[must_use]
+    pub fn with<T: AsGatewayError>(mut self) -> Self {
+        fn find_in<T: AsGatewayError>(rejection: &Rejection) -> Option<GatewayError> {
+            rejection.find::<T>()?.as_gateway_error().cloned()
+        }
+        self.finders.push(find_in::<T>);
+        self
+    }
+
+    /// The gateway error in one of the registered types, if any.
+    fn find(&self, rejection: &Rejection) -> Option<GatewayError> {
+        self.finders.iter().find_map(|finder| finder(rejection))
+    }
 }
 
 /// A handler for warp's [`recover`](warp::Filter::recover) that renders
@@ -208,9 +421,10 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
 /// Renders what `routes` produced for the request.
 fn respond(
     policy: &Policy,
+    rejections: &Rejections,
     method: &Method,
     headers: &HeaderMap,
-    outcome: Result<Response, Rejection>,
+    outcome: Result<Response, (Rejection, Option<StatusCode>)>,
 ) -> Result<Response, Rejection> {
     let id = request_id(headers);
     let ctx = || {
@@ -249,9 +463,17 @@ fn respond(
             parts.headers = rendered.headers;
             Ok(http::Response::from_parts(parts, bytes).into_response())
         }
-        Err(rejection) => {
-            let Some(error) = find(&rejection) else {
-                return Err(rejection);
+        Err((rejection, status)) => {
+            let error = match find(&rejection).or_else(|| rejections.find(&rejection)) {
+                Some(error) => error,
+                // warp answers with a 500 a custom rejection (with its
+                // `Debug` text) and a few of its own: all get ours.
+                None if !rejection.is_not_found()
+                    && status.is_none_or(|status| status == StatusCode::INTERNAL_SERVER_ERROR) =>
+                {
+                    unhandled(&rejection)
+                }
+                None => return Err(rejection),
             };
             let ctx = ctx();
             log(&error, ctx.request_id());
@@ -286,6 +508,34 @@ fn find(rejection: &Rejection) -> Option<GatewayError> {
         .or_else(|| one::<ServiceUnavailable>(rejection))
         .or_else(|| one::<InternalServerError>(rejection))
 }
+
+std::thread_local! {
+    /// The status warp gives the rejection being returned, from its log
+    /// filter to the `or_else` right after it: set and taken within one
+    /// poll, on one thread, so no other request sees it.
+    static REJECTION_STATUS: std::cell::Cell<Option<StatusCode>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The canonical 500 for a custom rejection nobody answered; its `Debug`
+/// text becomes the source, which goes to the log and never to a client.
+fn unhandled(rejection: &Rejection) -> GatewayError {
+    InternalServerError::new()
+        .with_source(UnhandledRejection(format!("{rejection:?}")))
+        .into()
+}
+
+/// A custom rejection's `Debug` text, for the log.
+#[derive(Debug)]
+struct UnhandledRejection(String);
+
+impl fmt::Display for UnhandledRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unhandled rejection: {}", self.0)
+    }
+}
+
+impl std::error::Error for UnhandledRejection {}
 
 /// Keeps `error` in the response's extensions, as the core's `Reply` does.
 fn with_error(mut response: Response, error: GatewayError) -> Response {
