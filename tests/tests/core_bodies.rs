@@ -53,15 +53,21 @@ fn html_pages_are_valid_html5() {
         .with_format(Format::Html)
         .with_policy(&policy)
         .with_request_id("ctx-id");
+    // A POST adds the sentence that forbids resending where it applies.
+    let post = ctx.with_method(&Method::POST);
     let pages: Vec<(String, String)> = errors()
         .iter()
-        .map(|err| {
-            let page = text(&render(err, &ctx)).to_owned();
+        .flat_map(|err| [(err, &ctx, "any"), (err, &post, "POST")])
+        .map(|(err, ctx, method)| {
+            let page = text(&render(err, ctx)).to_owned();
             let errors = html5_parse_errors(&page);
             assert!(errors.is_empty(), "{err:?}: {errors:?}\n{page}");
-            (format!("{err:?}"), page)
+            (format!("{method} {err:?}"), page)
         })
         .collect();
+    assert!(pages.iter().any(|(_, page)| page.contains(
+        "<p>This request may already have been processed; do not resend it automatically.</p>"
+    )));
     if vnu_available() {
         let pages: Vec<(&str, &str)> = pages
             .iter()

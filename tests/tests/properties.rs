@@ -837,10 +837,20 @@ fn txt(s: &str) -> Vec<Tree> {
 }
 
 /// The page the fixed template must produce, as a tree.
+/// The sentence an HTML or text body has for a GET that must not be sent
+/// again automatically: only the gateway's own fault without a hint (a GET
+/// is idempotent).
+fn do_not_resend_get(err: &GatewayError, retry_after: Option<RetryAfter>) -> Option<&'static str> {
+    (err.status() == StatusCode::INTERNAL_SERVER_ERROR && retry_after.is_none()).then_some(
+        "Sending this request again is not expected to succeed; do not resend it automatically.",
+    )
+}
+
 fn expected_page(
     status: StatusCode,
     details: &str,
     retry_after: Option<RetryAfter>,
+    do_not_resend: Option<&str>,
     request_id: Option<&str>,
 ) -> Vec<Tree> {
     let status_line = format!(
@@ -850,11 +860,17 @@ fn expected_page(
     );
     let mut body = vec![el("h1", &[], txt(&status_line)), el("p", &[], txt(details))];
     if let Some(retry_after) = retry_after {
-        let text = match retry_after.as_delay() {
-            Some(delay) => format!("Retry after: {} seconds", delay.as_secs()),
-            None => format!("Retry after: {retry_after}"),
+        let text = match retry_after.as_delay().map(|delay| delay.as_secs()) {
+            Some(1) => "The service expects to accept requests again in 1 second.".to_owned(),
+            Some(secs) => {
+                format!("The service expects to accept requests again in {secs} seconds.")
+            }
+            None => format!("The service expects to accept requests again after {retry_after}."),
         };
         body.push(el("p", &[], txt(&text)));
+    }
+    if let Some(sentence) = do_not_resend {
+        body.push(el("p", &[], txt(sentence)));
     }
     if let Some(id) = request_id {
         let mut children = txt("Request ID: ");
@@ -944,6 +960,7 @@ fn check_all_formats(case: &Case) -> Result<(), TestCaseError> {
                     err.status(),
                     &details,
                     case.retry_after,
+                    do_not_resend_get(&err, case.retry_after),
                     request_id.as_deref(),
                 );
                 prop_assert_eq!(tree, expected, "{}", page);

@@ -356,7 +356,7 @@ async fn retry_after_is_sent() {
         seen.body(),
         "503 Service Unavailable\n\
          The service is temporarily unavailable. Please try again later.\n\
-         Retry after: 120 seconds\n\
+         The service expects to accept requests again in 120 seconds.\n\
          Request ID: req-1\n"
     );
     let expected = rendered(

@@ -189,6 +189,16 @@ macro_rules! error_type {
 
             /// Sets the retry hint, sent as `Retry-After` and in the body.
             ///
+            /// The hint says when the service expects to accept requests
+            /// again (RFC 9110 section 10.2.3): JSON bodies carry it as
+            /// `retry_after`, HTML and text bodies as "The service expects to
+            /// accept requests again in N seconds." It is not a verdict on
+            /// the request that failed: whether that one may be sent again
+            /// automatically is [`is_retryable`](Self::is_retryable), and a
+            /// request that must not be is still answered with the hint
+            /// (a client may send new requests, or a person may decide to
+            /// resend, once it has passed).
+            ///
             /// # Examples
             ///
             /// ```
@@ -456,11 +466,19 @@ macro_rules! error_type {
                 self.0.upstream_proxy_status.as_ref()
             }
 
-            /// Whether a client may safely retry a request with this method.
+            /// Whether a request with this method may be sent again
+            /// automatically, by a client or an intermediary, without a
+            /// person deciding to.
             ///
             /// `true` when the request never reached the upstream, or when it
             /// may have and `method` is idempotent (RFC 9110 section 9.2.2);
-            /// never for a 500 without a retry hint.
+            /// never for a 500 without a retry hint. Rendered bodies carry
+            /// it as the JSON member `retryable` and, when `false`, as a
+            /// sentence in HTML and text ("This request may already have been
+            /// processed; do not resend it automatically."). A retry hint
+            /// ([`with_retry_after`](Self::with_retry_after)) says when to
+            /// resend a retryable request; it does not make one retryable,
+            /// except that it marks a 500 as passing.
             ///
             /// # Examples
             ///
@@ -974,8 +992,8 @@ impl GatewayError {
         self.inner().upstream_proxy_status.as_ref()
     }
 
-    /// Whether a client may safely retry a request with this method (see
-    /// [`BadGateway::is_retryable`]).
+    /// Whether a request with this method may be sent again automatically
+    /// (see [`BadGateway::is_retryable`]).
     ///
     /// # Examples
     ///

@@ -56,6 +56,20 @@ pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
 /// `Proxy-Status` when the policy names this proxy. A HEAD request gets the
 /// same headers and an empty body.
 ///
+/// Two retry hints, which never contradict each other:
+///
+/// - `Retry-After` (and the JSON member `retry_after`, and in HTML and
+///   text "The service expects to accept requests again in N seconds."):
+///   when the service expects to accept requests again (RFC 9110
+///   section 10.2.3), whatever the method;
+/// - the JSON member `retryable`: whether this request may be sent again
+///   automatically, from the failure's phase and the request's method
+///   (absent when the method is unknown and decides it). When it is
+///   `false`, HTML and text say so too ("This request may already have
+///   been processed; do not resend it automatically.", or for a 500
+///   without a hint "Sending this request again is not expected to
+///   succeed; do not resend it automatically.").
+///
 /// # Examples
 ///
 /// ```
@@ -458,6 +472,8 @@ struct View<'a> {
     upstream: Option<&'a str>,
     kind: Option<ProxyError>,
     retryable: Option<bool>,
+    /// Why this request must not be resent automatically, when it must not.
+    do_not_resend: Option<&'static str>,
     retry_after: Option<RetryAfterText>,
     request_id: Option<&'a str>,
     type_base: Option<&'a str>,
@@ -480,6 +496,7 @@ impl<'a> View<'a> {
                 .filter(|_| policy.shows_upstream_names()),
             kind: inner.kind,
             retryable: inner.retryable(status, ctx.method()),
+            do_not_resend: do_not_resend(status, inner, ctx.method()),
             retry_after: inner.retry_after.map(RetryAfterText::new),
             request_id: inner.request_id.as_deref().or(ctx.request_id()),
             type_base: policy.problem_type_base(),
@@ -583,13 +600,14 @@ impl<'a> View<'a> {
         out.html(self.details);
         out.raw("</p>\n");
         if let Some(retry_after) = &self.retry_after {
-            out.raw("<p>Retry after: ");
-            out.bytes(retry_after.as_bytes());
-            out.raw(if retry_after.is_delay {
-                " seconds</p>\n"
-            } else {
-                "</p>\n"
-            });
+            out.raw("<p>");
+            retry_after.write_sentence(out);
+            out.raw("</p>\n");
+        }
+        if let Some(sentence) = self.do_not_resend {
+            out.raw("<p>");
+            out.raw(sentence);
+            out.raw("</p>\n");
         }
         if let Some(id) = self.request_id {
             out.raw("<p>Request ID: <code>");
@@ -605,13 +623,12 @@ impl<'a> View<'a> {
         out.raw(self.details);
         out.raw("\n");
         if let Some(retry_after) = &self.retry_after {
-            out.raw("Retry after: ");
-            out.bytes(retry_after.as_bytes());
-            out.raw(if retry_after.is_delay {
-                " seconds\n"
-            } else {
-                "\n"
-            });
+            retry_after.write_sentence(out);
+            out.raw("\n");
+        }
+        if let Some(sentence) = self.do_not_resend {
+            out.raw(sentence);
+            out.raw("\n");
         }
         if let Some(id) = self.request_id {
             out.raw("Request ID: ");
@@ -659,6 +676,48 @@ impl RetryAfterText {
     /// Visible ASCII: digits, or an IMF-fixdate (nothing to escape).
     fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// The hint as a sentence for HTML and text bodies: when the service
+    /// expects to take requests again (RFC 9110 section 10.2.3), which is
+    /// not a verdict on resending this request.
+    fn write_sentence<S: Sink>(&self, out: &mut S) {
+        if self.is_delay {
+            out.raw("The service expects to accept requests again in ");
+            out.bytes(self.as_bytes());
+            out.raw(if self.as_bytes() == b"1" {
+                " second."
+            } else {
+                " seconds."
+            });
+        } else {
+            out.raw("The service expects to accept requests again after ");
+            out.bytes(self.as_bytes());
+            out.raw(".");
+        }
+    }
+}
+
+/// The HTML and text bodies' sentence for a request that must not be sent
+/// again automatically, the same verdict as the JSON `retryable: false`.
+fn do_not_resend(
+    status: StatusCode,
+    inner: &Inner,
+    method: Option<&Method>,
+) -> Option<&'static str> {
+    match inner.retryable(status, method)? {
+        true => None,
+        // The gateway's own fault, with no hint that it will pass.
+        false if status == StatusCode::INTERNAL_SERVER_ERROR && inner.retry_after.is_none() => {
+            Some(
+                "Sending this request again is not expected to succeed; do not resend it automatically.",
+            )
+        }
+        // A request with a non-idempotent method that may have reached
+        // the upstream (RFC 9110 section 9.2.2).
+        false => {
+            Some("This request may already have been processed; do not resend it automatically.")
+        }
     }
 }
 
@@ -1072,7 +1131,8 @@ mod tests {
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <title>502 Bad Gateway</title>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n\
-             <p>The product catalog is unreachable.</p>\n<p>Retry after: 30 seconds</p>\n\
+             <p>The product catalog is unreachable.</p>\n\
+             <p>The service expects to accept requests again in 30 seconds.</p>\n\
              <p>Request ID: <code>req-42</code></p>\n</body>\n</html>\n"
         );
     }
@@ -1092,7 +1152,8 @@ mod tests {
         let response = render(&typical(), &RenderContext::new().with_format(Format::Text));
         assert_eq!(
             body(&response),
-            "502 Bad Gateway\nThe product catalog is unreachable.\nRetry after: 30 seconds\nRequest ID: req-42\n"
+            "502 Bad Gateway\nThe product catalog is unreachable.\n\
+             The service expects to accept requests again in 30 seconds.\nRequest ID: req-42\n"
         );
     }
 
@@ -1193,6 +1254,83 @@ mod tests {
         assert!(body(&render(&refused, &RenderContext::new())).contains(r#""retryable":true"#));
         let internal: GatewayError = InternalServerError::new().into();
         assert!(body(&render(&internal, &RenderContext::new())).contains(r#""retryable":false"#));
+    }
+
+    #[test]
+    fn the_hint_and_the_verdict_agree_in_every_format() {
+        // An upstream's 503 with `Retry-After: 120`, for a POST: the service
+        // says when it takes requests again; this request may have run.
+        let err: GatewayError = ServiceUnavailable::upstream("search")
+            .with_retry_after(Duration::from_secs(120))
+            .into();
+        let post = |format| {
+            render(
+                &err,
+                &RenderContext::new()
+                    .with_format(format)
+                    .with_method(&Method::POST),
+            )
+        };
+        assert_eq!(
+            body(&post(Format::Json)),
+            r#"{"error":{"code":503,"message":"Service Unavailable","details":"The service is temporarily unavailable. Please try again later.","retryable":false,"retry_after":120}}"#
+        );
+        assert_eq!(
+            body(&post(Format::Text)),
+            "503 Service Unavailable\n\
+             The service is temporarily unavailable. Please try again later.\n\
+             The service expects to accept requests again in 120 seconds.\n\
+             This request may already have been processed; do not resend it automatically.\n"
+        );
+        assert!(body(&post(Format::Html)).ends_with(
+            "<p>The service expects to accept requests again in 120 seconds.</p>\n\
+             <p>This request may already have been processed; do not resend it automatically.</p>\n\
+             </body>\n</html>\n"
+        ));
+        // For GET the hint stands alone: nothing forbids resending.
+        let get = render(
+            &err,
+            &RenderContext::new()
+                .with_format(Format::Text)
+                .with_method(&Method::GET),
+        );
+        assert_eq!(
+            body(&get),
+            "503 Service Unavailable\n\
+             The service is temporarily unavailable. Please try again later.\n\
+             The service expects to accept requests again in 120 seconds.\n"
+        );
+        // Without a method the verdict is unknown, and no sentence is made.
+        let unknown = render(&err, &RenderContext::new().with_format(Format::Text));
+        assert_eq!(body(&unknown), body(&get));
+        // The gateway's own fault, without a hint: not for any method.
+        let internal: GatewayError = InternalServerError::new().into();
+        let text = render(
+            &internal,
+            &RenderContext::new()
+                .with_format(Format::Text)
+                .with_method(&Method::GET),
+        );
+        assert_eq!(
+            body(&text),
+            "500 Internal Server Error\n\
+             The server encountered an internal error while trying to fulfill the request.\n\
+             Sending this request again is not expected to succeed; do not resend it automatically.\n"
+        );
+        // One second, and a date.
+        let soon: GatewayError = ServiceUnavailable::new()
+            .with_retry_after(Duration::from_secs(1))
+            .into();
+        let text = render(&soon, &RenderContext::new().with_format(Format::Text));
+        assert!(
+            body(&text).ends_with("\nThe service expects to accept requests again in 1 second.\n")
+        );
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let dated: GatewayError = ServiceUnavailable::new().with_retry_after(at).into();
+        let html = render(&dated, &RenderContext::new().with_format(Format::Html));
+        assert!(body(&html).contains(
+            "<p>The service expects to accept requests again after Sun, 06 Nov 1994 08:49:37 GMT.</p>\n"
+        ));
     }
 
     #[test]
@@ -1331,7 +1469,7 @@ mod tests {
             headers,
             [
                 ("content-type", "text/plain; charset=utf-8"),
-                ("content-length", "95"),
+                ("content-length", "131"),
                 ("cache-control", "no-store"),
                 ("vary", "accept"),
                 ("vary", "origin"),
@@ -1343,7 +1481,7 @@ mod tests {
                 ("accept-ranges", "bytes"),
             ]
         );
-        assert_eq!(response.body().len(), 95);
+        assert_eq!(response.body().len(), 131);
     }
 
     #[test]

@@ -193,7 +193,14 @@ pub mod checks {
         let response = render(&err, &ctx);
         assert_eq!(response.headers()[RETRY_AFTER], value);
         let body = std::str::from_utf8(response.body()).expect("utf-8");
-        assert!(body.contains(&format!("Retry after: {text}")), "{body}");
+        let sentence = match retry.as_delay().map(|delay| delay.as_secs()) {
+            Some(1) => "The service expects to accept requests again in 1 second.".to_owned(),
+            Some(secs) => {
+                format!("The service expects to accept requests again in {secs} seconds.")
+            }
+            None => format!("The service expects to accept requests again after {text}."),
+        };
+        assert!(body.contains(&sentence), "{body}");
     }
 
     /// Target `parse`: the input is a response.

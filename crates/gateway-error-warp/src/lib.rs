@@ -321,8 +321,17 @@ impl Handle {
             )
         };
         let routes = routes
-            .map(Ok::<T, Rejection>)
-            .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
+            // warp's status for a rejection is not public: its log filter
+            // reports it (the status of the cause warp would answer with)
+            // just before the rejection comes out, in the same poll.
+            .with(warp::log::custom(|info| {
+                REJECTION_STATUS.set(Some(info.status()));
+            }))
+            .map(|logged| Ok::<_, (Rejection, Option<StatusCode>)>(logged))
+            .or_else(|rejection| {
+                let status = REJECTION_STATUS.take();
+                ready(Ok::<_, Rejection>((Err((rejection, status)),)))
+            });
         begin
             .and(routes)
             .and_then(move |registration: Registration, outcome| {
@@ -334,25 +343,32 @@ impl Handle {
     fn respond<T: Reply>(
         &self,
         ctx: &RequestContext,
-        outcome: Result<T, Rejection>,
+        outcome: Result<T, (Rejection, Option<StatusCode>)>,
     ) -> Result<Response, Rejection> {
         let response = match outcome {
             // A reply that is a gateway error renders for the request here.
             Ok(reply) => ctx.in_scope(|| reply.into_response()),
-            Err(rejection) if rejection.is_not_found() => {
-                // warp's own answer to a 404, with the request id.
-                let mut response = Response::default();
-                *response.status_mut() = StatusCode::NOT_FOUND;
-                response
-            }
-            Err(rejection) => match self.find_in(&rejection) {
-                Found::Gateway(error) => ctx.error_response(error).into_response(),
-                Found::OtherCustom => {
-                    tracing_unhandled(&rejection);
-                    let error = InternalServerError::new().into();
-                    ctx.error_response(error).into_response()
+            Err((rejection, status)) => match self.find_in(&rejection) {
+                Some(error) => ctx.error_response(error).into_response(),
+                None if rejection.is_not_found() => {
+                    // warp's own answer to a 404, with the request id.
+                    let mut response = Response::default();
+                    *response.status_mut() = StatusCode::NOT_FOUND;
+                    response
                 }
-                Found::Warps => return Err(rejection),
+                // warp answers a custom rejection with a 500 showing its
+                // `Debug` text (and a few internal faults of its own with a
+                // 500): all get the canonical one, the text in the log.
+                None if status.is_none_or(|status| status == StatusCode::INTERNAL_SERVER_ERROR) => {
+                    tracing::warn!(
+                        rejection = ?rejection,
+                        "unhandled rejection, answered with a canonical 500"
+                    );
+                    let error = InternalServerError::new()
+                        .with_source(UnhandledRejection(format!("{rejection:?}")));
+                    ctx.error_response(error.into()).into_response()
+                }
+                None => return Err(rejection),
             },
         };
         Ok(match ctx.finish(response) {
@@ -361,27 +377,32 @@ impl Handle {
         })
     }
 
-    /// What a rejection carries.
-    fn find_in(&self, rejection: &Rejection) -> Found {
-        if let Some(error) =
-            find(rejection).or_else(|| self.finders.iter().find_map(|f| f(rejection)))
-        {
-            return Found::Gateway(error);
-        }
-        // warp's own rejections name their cause in their `Debug` text...
-        if is_custom(rejection) {
-            Found::OtherCustom
-        } else {
-            Found::Warps
-        }
+    /// The gateway error a rejection carries, if any.
+    fn find_in(&self, rejection: &Rejection) -> Option<GatewayError> {
+        find(rejection).or_else(|| self.finders.iter().find_map(|f| f(rejection)))
     }
 }
 
-enum Found {
-    Gateway(GatewayError),
-    OtherCustom,
-    Warps,
+std::thread_local! {
+    /// The status warp gives the rejection being returned, from its log
+    /// filter to the `or_else` right after it: set and taken within one
+    /// poll, on one thread, so no other request sees it.
+    static REJECTION_STATUS: std::cell::Cell<Option<StatusCode>> =
+        const { std::cell::Cell::new(None) };
 }
+
+/// An unhandled rejection's `Debug` text, kept as the 500's source: for
+/// logs only.
+#[derive(Debug)]
+struct UnhandledRejection(String);
+
+impl std::fmt::Display for UnhandledRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unhandled rejection: {}", self.0)
+    }
+}
+
+impl std::error::Error for UnhandledRejection {}
 
 /// A filter yielding the request's [`RequestId`] under [`handle`], the one
 /// the client gets back: its own valid `x-request-id`, or the one `handle`
@@ -485,37 +506,6 @@ fn find(rejection: &Rejection) -> Option<GatewayError> {
         .or_else(|| one::<GatewayTimeout>(rejection))
         .or_else(|| one::<ServiceUnavailable>(rejection))
         .or_else(|| one::<InternalServerError>(rejection))
-}
-
-/// Whether warp would answer `rejection` as an unhandled custom one (a 500
-/// showing its `Debug` text).
-fn is_custom(rejection: &Rejection) -> bool {
-    // warp's own rejections are all 4xx but for a few internal faults;
-    // the types of the known ones are public, so anything else is custom.
-    use warp::reject::{
-        InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingCookie,
-        MissingHeader, PayloadTooLarge, UnsupportedMediaType,
-    };
-    let known = rejection.find::<MethodNotAllowed>().is_some()
-        || rejection.find::<InvalidHeader>().is_some()
-        || rejection.find::<MissingHeader>().is_some()
-        || rejection.find::<MissingCookie>().is_some()
-        || rejection.find::<InvalidQuery>().is_some()
-        || rejection.find::<LengthRequired>().is_some()
-        || rejection.find::<PayloadTooLarge>().is_some()
-        || rejection.find::<UnsupportedMediaType>().is_some()
-        || rejection
-            .find::<warp::body::BodyDeserializeError>()
-            .is_some();
-    !known
-}
-
-/// The `Debug` text of an unhandled rejection, for the log only.
-fn tracing_unhandled(rejection: &Rejection) {
-    tracing::warn!(
-        rejection = ?rejection,
-        "unhandled custom rejection, answered with a canonical 500"
-    );
 }
 
 /// The crate README, compiled so that its example cannot drift.

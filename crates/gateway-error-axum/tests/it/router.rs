@@ -112,7 +112,7 @@ async fn retry_after_is_sent_as_a_field_and_in_the_body() -> Result<(), BoxError
     assert_eq!(
         response.body(),
         "503 Service Unavailable\nThe service is temporarily unavailable. Please try again later.\n\
-         Retry after: 30 seconds\nRequest ID: req-1\n"
+         The service expects to accept requests again in 30 seconds.\nRequest ID: req-1\n"
     );
     Ok(())
 }

@@ -46,7 +46,8 @@ async fn over_loopback() -> Result<(), BoxError> {
             let html = String::from_utf8_lossy(&body);
             assert!(html.starts_with("<!DOCTYPE html>\n"));
             assert!(html.contains(
-                "<p>Retry after: 30 seconds</p>\n<p>Request ID: <code>wire-1</code></p>\n"
+                "<p>The service expects to accept requests again in 30 seconds.</p>\n\
+                 <p>Request ID: <code>wire-1</code></p>\n"
             ));
         }
     }
