@@ -9,8 +9,8 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{GatewayError, Inner};
+use crate::proxy_status::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::registry::ProxyError;
-use crate::render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_NAME_LEN};
 

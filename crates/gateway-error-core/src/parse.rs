@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use sfv::{BareItem, ListEntry, Parser, Version};
 
 use crate::error::{GatewayError, Inner};
+use crate::proxy_status::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::registry::ProxyError;
-use crate::render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
 
