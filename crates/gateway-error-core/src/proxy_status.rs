@@ -3,12 +3,14 @@
 
 use std::ops::Range;
 
-use http::{HeaderName, HeaderValue};
-use sfv::{ListEntry, Parser, Version};
+use bytes::{BufMut as _, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sfv::{BareItem, ListEntry, Parser, Version};
 
 use crate::context::RenderContext;
 use crate::error::Inner;
 use crate::negotiate::is_tchar;
+use crate::registry::ProxyError;
 use crate::text::printable_ascii;
 
 /// The `Proxy-Status` field name (RFC 9209).
@@ -22,6 +24,9 @@ pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
 /// The longest upstream `Proxy-Status` field that is kept and appended to;
 /// a longer one is dropped, so a hostile upstream cannot grow our headers.
+///
+/// A field sent as several field lines is one list (RFC 9110 section 5.3,
+/// RFC 8941 section 4.2): the limit applies to the lines combined.
 ///
 /// # Examples
 ///
@@ -55,10 +60,11 @@ pub(crate) fn write_proxy_status(
 }
 
 fn write_proxy_members(inner: &Inner, ctx: &RenderContext<'_>, out: &mut String) -> Option<()> {
-    let name = ctx.policy().proxy_name()?;
+    let policy = ctx.policy();
+    let name = policy.proxy_name()?;
     if let Some(received) = &inner.upstream_proxy_status {
         let mut list = sfv::ListSerializer::with_buffer(&mut *out);
-        for member in upstream_members(received) {
+        for member in upstream_members(received, policy.shows_upstream_names()) {
             list.members([&member]);
         }
         if list.finish().is_some() {
@@ -145,29 +151,99 @@ pub(crate) fn proxy_status_len(inner: &Inner, ctx: &RenderContext<'_>) -> usize 
             .map_or(0, |_| ";received-status=000".len())
 }
 
-/// The members of an upstream's `Proxy-Status` worth keeping: the field
-/// must parse as an RFC 8941 List and fit [`MAX_UPSTREAM_PROXY_STATUS_LEN`];
-/// members that are not a Token or String item are dropped.
-fn upstream_members(value: &HeaderValue) -> Vec<ListEntry> {
+/// The upstream's `Proxy-Status` field from a response's headers: every
+/// field line, in order, combined into one list value with `", "`
+/// (RFC 9110 section 5.3, RFC 8941 section 4.2); empty lines add nothing.
+/// `None` when there is none, or when the combined value is longer than
+/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`].
+pub(crate) fn upstream_field(headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut lines = headers
+        .get_all(&PROXY_STATUS)
+        .iter()
+        .filter(|line| !line.as_bytes().trim_ascii().is_empty());
+    let first = lines.next()?;
+    let Some(second) = lines.next() else {
+        // One line: shared, not copied.
+        return Some(first.clone()).filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN);
+    };
+    let mut combined = BytesMut::with_capacity(first.len() + 2 + second.len());
+    for line in [first, second].into_iter().chain(lines) {
+        let line = line.as_bytes().trim_ascii();
+        if !combined.is_empty() {
+            combined.put_slice(b", ");
+        }
+        if combined.len() + line.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+            return None;
+        }
+        combined.put_slice(line);
+    }
+    // Field lines joined with ", " are still a valid field value.
+    HeaderValue::from_maybe_shared(combined.freeze()).ok()
+}
+
+/// The `Integer` parameters RFC 9209 defines (sections 2.1.4 and 2.3):
+/// numbers, which name nothing and carry no text.
+const INTEGER_PARAMS: [&str; 9] = [
+    "received-status",
+    "info-code",
+    "alert-id",
+    "status-code",
+    "header-section-size",
+    "header-size",
+    "body-size",
+    "trailer-section-size",
+    "trailer-size",
+];
+
+/// Whether a parameter of a forwarded member may reach clients while the
+/// policy hides upstream names: an `error` that is a registry token, or one
+/// of RFC 9209's Integer parameters. Everything else may name a host
+/// (`next-hop`) or carry an upstream's text (`details`, `rcode`,
+/// `alert-message`, `header-name`, unknown extensions).
+fn is_anonymous_param(key: &str, value: &BareItem) -> bool {
+    match value {
+        BareItem::Token(token) => key == "error" && token.as_str().parse::<ProxyError>().is_ok(),
+        BareItem::Integer(_) => INTEGER_PARAMS.contains(&key),
+        _ => false,
+    }
+}
+
+/// The members of an upstream's `Proxy-Status` worth forwarding, in order:
+/// the field must parse as an RFC 8941 List and fit
+/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`]; members that are not a Token or String
+/// item are dropped.
+///
+/// With upstream names hidden (`show_names == false`), only members
+/// identified by a Token are forwarded, and only with the parameters
+/// [`is_anonymous_param`] allows: a String identity is what RFC 9209 asks
+/// for IP addresses and anything that is not a Token, so it likely names a
+/// host, and the member is dropped.
+fn upstream_members(value: &HeaderValue, show_names: bool) -> Vec<ListEntry> {
     if value.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
         return Vec::new();
     }
     let parsed: Result<sfv::List, _> = Parser::new(value.as_bytes())
         .with_version(Version::Rfc8941)
         .parse();
-    parsed
-        .map(|list| {
-            list.into_iter()
-                .filter(|entry| match entry {
-                    ListEntry::Item(item) => matches!(
-                        item.bare_item,
-                        sfv::BareItem::Token(_) | sfv::BareItem::String(_)
-                    ),
-                    ListEntry::InnerList(_) => false,
-                })
-                .collect()
+    let Ok(list) = parsed else {
+        return Vec::new();
+    };
+    list.into_iter()
+        .filter_map(|entry| match entry {
+            ListEntry::Item(mut item) => match item.bare_item {
+                BareItem::Token(_) => {
+                    if !show_names {
+                        item.params
+                            .retain(|key, value| is_anonymous_param(key.as_str(), value));
+                    }
+                    Some(ListEntry::Item(item))
+                }
+                BareItem::String(_) if show_names => Some(ListEntry::Item(item)),
+                _ => None,
+            },
+            ListEntry::InnerList(_) => None,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]
@@ -177,7 +253,7 @@ mod tests {
     use crate::error::{BadGateway, GatewayError};
     use crate::render::render;
     use bytes::Bytes;
-    use http::{Response, StatusCode};
+    use http::{HeaderMap, Response, StatusCode};
 
     fn header<'a>(response: &'a Response<Bytes>, name: &str) -> Option<&'a str> {
         response
@@ -194,12 +270,18 @@ mod tests {
                 "inner-lb; error=connection_timeout,  \"10.0.0.1\", (bad list), b;x=?0",
             ))
             .into();
-        let policy = Policy::new().with_proxy_name("gateway demo");
-        let response = render(&err, &RenderContext::new().with_policy(&policy));
+        let hidden = Policy::new().with_proxy_name("gateway demo");
+        let response = render(&err, &RenderContext::new().with_policy(&hidden));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(r#"inner-lb;error=connection_timeout, b, "gateway demo";received-status=502"#)
+        );
+        let shown = hidden.clone().with_upstream_names(true);
+        let response = render(&err, &RenderContext::new().with_policy(&shown));
         assert_eq!(
             header(&response, "proxy-status"),
             Some(
-                r#"inner-lb;error=connection_timeout, "10.0.0.1", b;x=?0, "gateway demo";received-status=502"#
+                r#"inner-lb;error=connection_timeout, "10.0.0.1", b;x=?0, "gateway demo";next-hop="product-service";received-status=502"#
             )
         );
         // An upstream field that does not parse, or is too long, is dropped.
@@ -207,9 +289,93 @@ mod tests {
             let err: GatewayError = BadGateway::new()
                 .with_upstream_proxy_status(HeaderValue::from_str(bad).expect("valid header"))
                 .into();
-            let response = render(&err, &RenderContext::new().with_policy(&policy));
-            assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
+            for policy in [&hidden, &shown] {
+                let response = render(&err, &RenderContext::new().with_policy(policy));
+                assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
+            }
         }
+    }
+
+    #[test]
+    fn hidden_names_keep_only_registry_errors_and_integer_params() {
+        let received = HeaderValue::from_static(concat!(
+            r#"a;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL: password";"#,
+            r#"received-status=503;next-protocol=h2;x-secret=tok;body-size=12;rcode="NXDOMAIN", "#,
+            r#"b;error=not_a_registry_type;error-count=3;received-status="503";info-code=?1, "#,
+            r#""192.0.2.1";error=dns_timeout, c;error="connection_refused", d"#,
+        ));
+        let hidden = Policy::new().with_proxy_name("edge");
+        let err: GatewayError = BadGateway::new()
+            .with_upstream_proxy_status(received.clone())
+            .into();
+        let response = render(&err, &RenderContext::new().with_policy(&hidden));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some("a;error=connection_refused;received-status=503;body-size=12, b, c, d, edge")
+        );
+        let shown = hidden.with_upstream_names(true);
+        let response = render(&err, &RenderContext::new().with_policy(&shown));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(concat!(
+                r#"a;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL: password";"#,
+                r#"received-status=503;next-protocol=h2;x-secret=tok;body-size=12;rcode="NXDOMAIN", "#,
+                r#"b;error=not_a_registry_type;error-count=3;received-status="503";info-code, "#,
+                r#""192.0.2.1";error=dns_timeout, c;error="connection_refused", d, edge"#,
+            ))
+        );
+    }
+
+    #[test]
+    fn every_field_line_is_one_list() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(upstream_field(&headers), None);
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static("a;error=dns_timeout, b"),
+        );
+        let one = upstream_field(&headers).expect("one line");
+        assert_eq!(one, "a;error=dns_timeout, b");
+        // One line is shared with the map, not copied.
+        assert_eq!(
+            one.as_bytes().as_ptr(),
+            headers[&PROXY_STATUS].as_bytes().as_ptr()
+        );
+        headers.append(&PROXY_STATUS, HeaderValue::from_static(""));
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static(" c;received-status=502 "),
+        );
+        headers.append(&PROXY_STATUS, HeaderValue::from_static("d"));
+        assert_eq!(
+            upstream_field(&headers).expect("lines"),
+            "a;error=dns_timeout, b, c;received-status=502, d"
+        );
+    }
+
+    #[test]
+    fn the_cap_applies_to_the_lines_combined() {
+        let half = |len: usize| HeaderValue::from_str(&"a".repeat(len)).expect("token");
+        let cap = MAX_UPSTREAM_PROXY_STATUS_LEN;
+        for (first, second, kept) in [
+            (cap / 2, cap - cap / 2 - 2, true),
+            (cap / 2, cap - cap / 2 - 1, false),
+            (cap, 1, false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.append(&PROXY_STATUS, half(first));
+            headers.append(&PROXY_STATUS, half(second));
+            let field = upstream_field(&headers);
+            assert_eq!(field.is_some(), kept, "{first} + 2 + {second}");
+            if let Some(field) = field {
+                assert_eq!(field.len(), cap);
+            }
+        }
+        let mut headers = HeaderMap::new();
+        headers.append(&PROXY_STATUS, half(cap));
+        assert_eq!(upstream_field(&headers).map(|v| v.len()), Some(cap));
+        headers.insert(&PROXY_STATUS, half(cap + 1));
+        assert_eq!(upstream_field(&headers), None);
     }
 
     #[test]

@@ -23,8 +23,11 @@ use crate::retry_after::RetryAfter;
 /// integrations and adapters all call it. The response has the error's
 /// status, `Content-Type`, `Content-Length`, `Cache-Control: no-store`,
 /// `Vary: Accept`, `Retry-After` when the error has a hint, and
-/// `Proxy-Status` when the policy names this proxy. A HEAD request gets the
-/// same headers and an empty body.
+/// `Proxy-Status` when the policy names this proxy: the upstream's members,
+/// as far as the policy lets them through (see
+/// [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)),
+/// then this proxy's. A HEAD request gets the same headers and an empty
+/// body.
 ///
 /// # Examples
 ///
