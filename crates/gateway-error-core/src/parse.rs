@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
-use sfv::{BareItem, ListEntry, Parser, Version};
 
+use crate::context::X_REQUEST_ID;
 use crate::error::{GatewayError, Inner};
-use crate::proxy_status::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
+use crate::proxy_status::{self, LastMember};
 use crate::registry::ProxyError;
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
@@ -108,12 +108,23 @@ impl From<ParseErrorKind> for ParseError {
 ///
 /// Both JSON shapes are read, the `{"error":{...}}` envelope and RFC 9457
 /// problem details, leniently as RFC 9457 section 3.1 asks: members of the
-/// wrong type and unknown members are ignored. `Retry-After` comes from the
-/// header (or else the body), the kind from the body (or else the last
-/// `Proxy-Status` member), and the received `Proxy-Status` is kept so a
-/// gateway that re-renders the error appends its own member. HTML, text and
-/// other bodies give an error from the status and headers alone. The same
-/// sanitizing rules apply as for errors built in code.
+/// wrong type and unknown members are ignored. HTML, text and other bodies
+/// give an error from the status and headers alone. The same sanitizing
+/// rules apply as for errors built in code.
+///
+/// - `Retry-After` comes from the header, or else the body.
+/// - `Proxy-Status` is read as one list of all its field lines, in order
+///   (RFC 9110 section 5.3, RFC 8941 section 4.2). Its last member, the
+///   intermediary closest to the client, gives the kind (its `error`, when
+///   the body names none) and the received status (its `received-status`).
+///   The whole field is kept as the error's
+///   [`upstream_proxy_status`](GatewayError::upstream_proxy_status), so a
+///   gateway that re-renders the error appends its own member; one longer
+///   than [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)
+///   is not read at all.
+/// - The request id is the body's `request_id`, or else the `x-request-id`
+///   header's value (so HTML, text and empty bodies keep it too); when both
+///   are present, the body's wins.
 ///
 /// # Errors
 ///
@@ -136,6 +147,19 @@ impl From<ParseErrorKind> for ParseError {
 /// assert_eq!(err.details(), Some("Down for maintenance."));
 /// assert_eq!(err.kind(), Some(ProxyError::DestinationUnavailable));
 /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(30)));
+///
+/// let mut headers = HeaderMap::new();
+/// headers.append("proxy-status", HeaderValue::from_static("db-proxy;error=connection_refused"));
+/// headers.append("proxy-status", HeaderValue::from_static("edge;error=http_response_timeout;received-status=503"));
+/// headers.insert("x-request-id", HeaderValue::from_static("req-9"));
+/// let err = parse(StatusCode::GATEWAY_TIMEOUT, &headers, b"<!DOCTYPE html><title>504</title>")?;
+/// assert_eq!(err.kind(), Some(ProxyError::HttpResponseTimeout));
+/// assert_eq!(err.received_status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+/// assert_eq!(err.request_id(), Some("req-9"));
+/// assert_eq!(
+///     err.upstream_proxy_status().map(|v| v.as_bytes()),
+///     Some(&b"db-proxy;error=connection_refused, edge;error=http_response_timeout;received-status=503"[..]),
+/// );
 /// # Ok::<(), gateway_error_core::ParseError>(())
 /// ```
 pub fn parse(
@@ -152,12 +176,13 @@ pub fn parse(
             .and_then(|v| RetryAfter::from_header_value(v).ok()),
         ..Inner::default()
     };
-    if let Some(value) = headers
-        .get(&PROXY_STATUS)
-        .filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN)
-    {
-        inner.kind = last_proxy_status_error(value.as_bytes());
-        inner.upstream_proxy_status = Some(value.clone());
+    if let Some(field) = proxy_status::upstream_field(headers) {
+        // The last member is the intermediary closest to us, which
+        // generated this response.
+        let last = LastMember::of(field.as_bytes());
+        inner.kind = last.error;
+        inner.received_status = last.received_status;
+        inner.upstream_proxy_status = Some(field);
     }
 
     if is_json(headers, body) {
@@ -169,6 +194,12 @@ pub fn parse(
         if let Value::Object(object) = &value {
             read_members(object, &mut inner);
         }
+    }
+    if inner.request_id.is_none() {
+        inner.request_id = headers
+            .get(&X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|id| text::clean_request_id(Cow::Owned(id.to_owned())));
     }
     Ok(GatewayError::for_status(status, inner))
 }
@@ -221,26 +252,11 @@ fn read_members(object: &Map<String, Value>, inner: &mut Inner) {
     }
 }
 
-/// The `error` parameter of the last member of a `Proxy-Status` field: the
-/// intermediary closest to us, which generated the error.
-fn last_proxy_status_error(value: &[u8]) -> Option<ProxyError> {
-    let list: sfv::List = Parser::new(value)
-        .with_version(Version::Rfc8941)
-        .parse()
-        .ok()?;
-    let ListEntry::Item(item) = list.last()? else {
-        return None;
-    };
-    item.params.iter().find_map(|(key, value)| match value {
-        BareItem::Token(token) if key.as_str() == "error" => token.as_str().parse().ok(),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use crate::proxy_status::PROXY_STATUS;
+    use http::{HeaderValue, Method};
 
     fn json_headers(content_type: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -307,6 +323,114 @@ mod tests {
             err.upstream_proxy_status().map(HeaderValue::as_bytes),
             Some(&b"inner; error=dns_timeout, edge; error=connection_refused"[..])
         );
+    }
+
+    #[test]
+    fn every_proxy_status_line_is_read_and_the_last_member_decides() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static("inner;error=connection_refused"),
+        );
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static("edge;error=http_response_timeout"),
+        );
+        let err = parse(StatusCode::GATEWAY_TIMEOUT, &headers, b"").expect("parses");
+        assert_eq!(err.kind(), Some(ProxyError::HttpResponseTimeout));
+        assert!(!err.is_retryable(&Method::POST));
+        assert!(err.is_retryable(&Method::GET));
+        assert_eq!(
+            err.upstream_proxy_status().map(HeaderValue::as_bytes),
+            Some(&b"inner;error=connection_refused, edge;error=http_response_timeout"[..])
+        );
+        // A last member without a registry `error` says nothing of the kind,
+        // whatever an earlier one said.
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static("outer;error=not_registered"),
+        );
+        let err = parse(StatusCode::GATEWAY_TIMEOUT, &headers, b"").expect("parses");
+        assert_eq!(err.kind(), None);
+        // One invalid line makes the whole field invalid (RFC 8941 section 4.2).
+        headers.append(&PROXY_STATUS, HeaderValue::from_static("(unclosed"));
+        let err = parse(StatusCode::GATEWAY_TIMEOUT, &headers, b"").expect("parses");
+        assert_eq!(err.kind(), None);
+    }
+
+    #[test]
+    fn received_status_comes_from_the_last_member() {
+        let parsed = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(&PROXY_STATUS, HeaderValue::from_static(value));
+            parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("parses")
+        };
+        let err = parsed("a;received-status=503, b;error=http_protocol_error;received-status=500");
+        assert_eq!(
+            err.received_status(),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+        assert_eq!(err.kind(), Some(ProxyError::HttpProtocolError));
+        assert_eq!(parsed("a;received-status=503, b").received_status(), None);
+        // The last of a repeated key counts (RFC 8941 section 4.2.3.2).
+        let err = parsed("b;received-status=500;received-status=503");
+        assert_eq!(err.received_status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+        for not_a_status in [
+            r#"b;received-status="503""#,
+            "b;received-status=99",
+            "b;received-status=1000",
+            "b;received-status=-502",
+            "b;received-status=5.03",
+            "(b;received-status=502)",
+        ] {
+            assert_eq!(
+                parsed(not_a_status).received_status(),
+                None,
+                "{not_a_status}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_id_header_counts_when_the_body_has_none() {
+        let with_id = |content_type: &'static str| {
+            let mut headers = json_headers(content_type);
+            headers.insert(&X_REQUEST_ID, HeaderValue::from_static("req-77"));
+            headers
+        };
+        for (content_type, body) in [
+            (
+                "text/html; charset=utf-8",
+                &b"<!DOCTYPE html><title>502</title>"[..],
+            ),
+            ("text/plain; charset=utf-8", b"502 Bad Gateway\n"),
+            ("text/plain", b""),
+            ("application/json", br#"{"error":{"code":"bad_gateway"}}"#),
+            (
+                "application/problem+json",
+                br#"{"status":502,"request_id":7}"#,
+            ),
+        ] {
+            let err = parse(StatusCode::BAD_GATEWAY, &with_id(content_type), body).expect("parses");
+            assert_eq!(err.request_id(), Some("req-77"), "{content_type}");
+        }
+        // The body's id wins over the header's.
+        let body = br#"{"type":"about:blank","status":502,"request_id":"from-body"}"#;
+        let err = parse(
+            StatusCode::BAD_GATEWAY,
+            &with_id("application/problem+json"),
+            body,
+        )
+        .expect("parses");
+        assert_eq!(err.request_id(), Some("from-body"));
+        // The header is cleaned as an id set in code would be.
+        let mut headers = HeaderMap::new();
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static("a b"));
+        let err = parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("parses");
+        assert_eq!(err.request_id(), Some("a_b"));
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static(""));
+        let err = parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("parses");
+        assert_eq!(err.request_id(), None);
     }
 
     #[test]

@@ -3,9 +3,14 @@
 
 use std::ops::Range;
 
+use std::convert::Infallible;
+
 use bytes::{BufMut as _, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue};
-use sfv::{BareItem, ListEntry, Parser, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use sfv::visitor::{
+    EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ListVisitor, ParameterVisitor,
+};
+use sfv::{BareItem, BareItemFromInput, GenericBareItem, KeyRef, ListEntry, Parser, Version};
 
 use crate::context::RenderContext;
 use crate::error::Inner;
@@ -244,6 +249,106 @@ fn upstream_members(value: &HeaderValue, show_names: bool) -> Vec<ListEntry> {
             ListEntry::InnerList(_) => None,
         })
         .collect()
+}
+
+/// What a client reads from the last member of a `Proxy-Status` field, the
+/// intermediary closest to it, which generated the response (RFC 9209
+/// section 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LastMember {
+    /// Its `error` parameter, when that is a registry token.
+    pub(crate) error: Option<ProxyError>,
+    /// Its `received-status` parameter, when that is an Integer status code.
+    pub(crate) received_status: Option<StatusCode>,
+}
+
+impl LastMember {
+    /// Reads the last member of `value`, which must be a valid RFC 8941 List
+    /// (else nothing is read). Nothing is allocated unless a String needs
+    /// unescaping or a Byte Sequence is present.
+    pub(crate) fn of(value: &[u8]) -> Self {
+        Parser::new(value)
+            .with_version(Version::Rfc8941)
+            .parse_list_with_visitor(Self::default())
+            .unwrap_or_default()
+    }
+}
+
+impl<'de> ListVisitor<'de> for LastMember {
+    type Out = Self;
+    type Error = Infallible;
+
+    fn entry(&mut self) -> Result<impl EntryVisitor<'de>, Self::Error> {
+        // Each member replaces what an earlier one said.
+        *self = Self::default();
+        Ok(self)
+    }
+
+    fn finish(self) -> Result<Self::Out, Self::Error> {
+        Ok(self)
+    }
+}
+
+impl<'de> EntryVisitor<'de> for &mut LastMember {
+    type Error = Infallible;
+
+    fn item(self) -> Result<impl ItemVisitor<'de>, Self::Error> {
+        Ok(self)
+    }
+
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Self::Error> {
+        // Not an intermediary (RFC 9209 section 2): it says nothing.
+        Ok(Ignored)
+    }
+}
+
+impl<'de> ItemVisitor<'de> for &mut LastMember {
+    type Out = Option<()>;
+    type Error = Infallible;
+
+    fn bare_item(
+        self,
+        bare_item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = Self::Out>, Self::Error> {
+        // Only a Token or String names an intermediary.
+        Ok(matches!(
+            bare_item,
+            GenericBareItem::Token(_) | GenericBareItem::String(_)
+        )
+        .then_some(self))
+    }
+}
+
+impl<'de> ParameterVisitor<'de> for &mut LastMember {
+    type Out = ();
+    type Error = Infallible;
+
+    fn parameter(
+        &mut self,
+        key: &'de KeyRef,
+        value: BareItemFromInput<'de>,
+    ) -> Result<(), Self::Error> {
+        // A key given twice: the last one counts (RFC 8941 section 4.2.3.2).
+        match key.as_str() {
+            "error" => {
+                self.error = value
+                    .as_token()
+                    .and_then(|token| token.as_str().parse().ok());
+            }
+            "received-status" => {
+                self.received_status = value
+                    .as_integer()
+                    .and_then(|n| u16::try_from(i64::from(n)).ok())
+                    .and_then(|n| StatusCode::from_u16(n).ok());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Self::Out, Self::Error> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
