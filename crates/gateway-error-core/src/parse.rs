@@ -1,10 +1,12 @@
 //! Client side: a gateway error response back into a [`GatewayError`].
 
 use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, StatusCode};
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::context::X_REQUEST_ID;
 use crate::error::{GatewayError, Inner};
@@ -84,7 +86,9 @@ pub enum ParseErrorKind {
     Status,
     /// A JSON body is larger than [`MAX_BODY_LEN`].
     BodyTooLarge,
-    /// A body declared (or looking) as JSON is not valid JSON, or nests too deep.
+    /// A body declared (or looking) as JSON is not valid JSON (RFC 8259),
+    /// UTF-8 included. Nesting is read over without recursion, so depth
+    /// alone is not an error.
     InvalidJson,
 }
 
@@ -108,7 +112,10 @@ impl From<ParseErrorKind> for ParseError {
 ///
 /// Both JSON shapes are read, the `{"error":{...}}` envelope and RFC 9457
 /// problem details, leniently as RFC 9457 section 3.1 asks: members of the
-/// wrong type and unknown members are ignored. HTML, text and other bodies
+/// wrong type and unknown members are ignored (skipped unread, at any
+/// depth), and a member given twice counts as its last value. The members
+/// are read typed and borrowed from `body`: one allocation per text member
+/// kept, none for the rest. HTML, text and other bodies
 /// give an error from the status and headers alone. The same sanitizing
 /// rules apply as for errors built in code.
 ///
@@ -189,10 +196,14 @@ pub fn parse(
         if body.len() > MAX_BODY_LEN {
             return Err(ParseErrorKind::BodyTooLarge.into());
         }
-        let value: Value = serde_json::from_slice(body)
+        // One UTF-8 check for the whole body (RFC 8259 section 8.1), so the
+        // members that are skipped unread are valid text too.
+        let text =
+            std::str::from_utf8(body).map_err(|_| ParseError::from(ParseErrorKind::InvalidJson))?;
+        let Lenient(body) = serde_json::from_str::<Lenient<Body<'_>>>(text)
             .map_err(|_| ParseError::from(ParseErrorKind::InvalidJson))?;
-        if let Value::Object(object) = &value {
-            read_members(object, &mut inner);
+        if let Some(body) = body {
+            body.read_into(&mut inner);
         }
     }
     if inner.request_id.is_none() {
@@ -220,35 +231,223 @@ fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
     }
 }
 
-fn read_members(object: &Map<String, Value>, inner: &mut Inner) {
-    let (members, details_key) = match object.get("error") {
-        Some(Value::Object(envelope)) => (envelope, "details"),
-        _ => (object, "detail"),
-    };
-    let string = |key: &str| members.get(key).and_then(Value::as_str);
-    let owned = |s: &str| Cow::Owned(s.to_owned());
+/// The members `parse` reads, borrowed from the body where they need no
+/// unescaping.
+#[derive(Default)]
+struct Members<'a> {
+    details: Option<Cow<'a, str>>,
+    upstream: Option<Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+    request_id: Option<Cow<'a, str>>,
+    retry_after: Option<RetryAfter>,
+}
 
-    if let Some(details) = string(details_key) {
-        inner.details = Some(text::clean(owned(details), MAX_DETAILS_LEN));
+/// A JSON body: RFC 9457 problem details at the top level (`detail`), or,
+/// when an `error` member is an object, the envelope inside it (`details`).
+struct Body<'a> {
+    problem: Members<'a>,
+    envelope: Option<Members<'a>>,
+}
+
+impl Body<'_> {
+    fn read_into(self, inner: &mut Inner) {
+        let members = self.envelope.unwrap_or(self.problem);
+        let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        if let Some(details) = members.details {
+            inner.details = Some(text::clean(owned(details), MAX_DETAILS_LEN));
+        }
+        if let Some(upstream) = members.upstream {
+            inner.upstream = Some(text::clean(owned(upstream), MAX_NAME_LEN));
+        }
+        if let Some(kind) = members.kind.and_then(|k| k.parse::<ProxyError>().ok()) {
+            inner.kind = Some(kind);
+        }
+        if let Some(id) = members.request_id {
+            inner.request_id = text::clean_request_id(owned(id));
+        }
+        if inner.retry_after.is_none() {
+            inner.retry_after = members.retry_after;
+        }
     }
-    if let Some(upstream) = string("upstream") {
-        inner.upstream = Some(text::clean(owned(upstream), MAX_NAME_LEN));
+}
+
+/// A member kept only when its value has the type wanted (RFC 9457 section
+/// 3.1: "a member of the wrong type MUST be ignored"): any other JSON value,
+/// of any shape and depth, is read over and gives `None`.
+struct Lenient<T>(Option<T>);
+
+/// The JSON types a [`Lenient`] member accepts; every other type is `None`.
+trait Wanted<'de>: Sized {
+    fn from_str(_: Cow<'de, str>) -> Option<Self> {
+        None
     }
-    if let Some(kind) = string("kind").and_then(|k| k.parse::<ProxyError>().ok()) {
-        inner.kind = Some(kind);
+
+    fn from_u64(_: u64) -> Option<Self> {
+        None
     }
-    if let Some(id) = string("request_id") {
-        inner.request_id = text::clean_request_id(owned(id));
+
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
-    if inner.retry_after.is_none() {
-        inner.retry_after = match members.get("retry_after") {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|secs| u32::try_from(secs).ok())
-                .map(RetryAfter::from_secs),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
-        };
+}
+
+impl<'de> Wanted<'de> for Cow<'de, str> {
+    fn from_str(s: Cow<'de, str>) -> Option<Self> {
+        Some(s)
+    }
+}
+
+/// `retry_after`: delay-seconds as a non-negative integer that fits `u32`,
+/// or any form `RetryAfter` parses as a string.
+impl<'de> Wanted<'de> for RetryAfter {
+    fn from_str(s: Cow<'de, str>) -> Option<Self> {
+        s.parse().ok()
+    }
+
+    fn from_u64(n: u64) -> Option<Self> {
+        u32::try_from(n).ok().map(Self::from_secs)
+    }
+}
+
+impl<'de> Wanted<'de> for Body<'de> {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+        let (problem, envelope) = read_members(map, false)?;
+        Ok(Some(Self { problem, envelope }))
+    }
+}
+
+/// An object as the members of the `{"error":{...}}` envelope.
+impl<'de> Wanted<'de> for Members<'de> {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+        read_members(map, true).map(|(members, _)| Some(members))
+    }
+}
+
+/// Reads the members of an object: `detail` at the top level, `details` in
+/// the envelope, and (at the top level) `error`. A member given twice counts
+/// as its last value, as `serde_json::Value` reads it; unknown members are
+/// skipped unread.
+fn read_members<'de, A: MapAccess<'de>>(
+    mut map: A,
+    in_envelope: bool,
+) -> Result<(Members<'de>, Option<Members<'de>>), A::Error> {
+    let mut members = Members::default();
+    let mut envelope = None;
+    while let Some(key) = map.next_key::<Key>()? {
+        match (key, in_envelope) {
+            (Key::Detail, false) | (Key::Details, true) => {
+                members.details = map.next_value::<Lenient<_>>()?.0;
+            }
+            (Key::Upstream, _) => members.upstream = map.next_value::<Lenient<_>>()?.0,
+            (Key::Kind, _) => members.kind = map.next_value::<Lenient<_>>()?.0,
+            (Key::RequestId, _) => members.request_id = map.next_value::<Lenient<_>>()?.0,
+            (Key::RetryAfter, _) => members.retry_after = map.next_value::<Lenient<_>>()?.0,
+            (Key::Error, false) => envelope = map.next_value::<Lenient<_>>()?.0,
+            _ => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok((members, envelope))
+}
+
+impl<'de, T: Wanted<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor(PhantomData))
+    }
+}
+
+struct LenientVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Wanted<'de>> Visitor<'de> for LenientVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_str(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_str(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_str(Cow::Owned(v))))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_u64(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Lenient(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::from_map(map).map(Lenient)
+    }
+}
+
+/// The member names `parse` reads; every other name is [`Key::Other`].
+/// Matched without allocating, escaped or not.
+enum Key {
+    Detail,
+    Details,
+    Upstream,
+    Kind,
+    RequestId,
+    RetryAfter,
+    Error,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "detail" => Key::Detail,
+                    "details" => Key::Details,
+                    "upstream" => Key::Upstream,
+                    "kind" => Key::Kind,
+                    "request_id" => Key::RequestId,
+                    "retry_after" => Key::RetryAfter,
+                    "error" => Key::Error,
+                    _ => Key::Other,
+                })
+            }
+        }
+
+        deserializer.deserialize_identifier(KeyVisitor)
     }
 }
 
@@ -278,6 +477,116 @@ mod tests {
         assert_eq!(err.kind(), None);
         assert_eq!(err.retry_after(), None);
         assert_eq!(err.request_id(), None);
+    }
+
+    /// What `parse` read through `serde_json::Value` before it read typed
+    /// and borrowed, cleaned the same way: (details, upstream, kind,
+    /// request_id, retry_after).
+    fn by_value(body: &[u8]) -> Option<[Option<String>; 5]> {
+        use serde_json::Value;
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let Value::Object(object) = &value else {
+            return Some(Default::default());
+        };
+        let (members, details_key) = match object.get("error") {
+            Some(Value::Object(envelope)) => (envelope, "details"),
+            _ => (object, "detail"),
+        };
+        let string = |key: &str| members.get(key).and_then(Value::as_str).map(str::to_owned);
+        let retry_after = match members.get("retry_after") {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|secs| u32::try_from(secs).ok())
+                .map(RetryAfter::from_secs),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        let clean = |s: String, max| text::clean(Cow::Owned(s), max).into_owned();
+        Some([
+            string(details_key).map(|s| clean(s, MAX_DETAILS_LEN)),
+            string("upstream").map(|s| clean(s, MAX_NAME_LEN)),
+            string("kind").filter(|k| k.parse::<ProxyError>().is_ok()),
+            string("request_id")
+                .and_then(|s| text::clean_request_id(Cow::Owned(s)))
+                .map(Cow::into_owned),
+            retry_after.map(|r| r.to_string()),
+        ])
+    }
+
+    #[test]
+    fn typed_reading_matches_the_value_reading() {
+        let bodies: &[&[u8]] = &[
+            br#"{"error":{"code":"bad_gateway","details":"d","upstream":"u","kind":"connection_refused","retryable":true,"retry_after":30,"request_id":"r"}}"#,
+            br#"{"type":"about:blank","title":"Bad Gateway","status":502,"detail":"d","upstream":"u","kind":"dns_timeout","retry_after":"Sun, 06 Nov 1994 08:49:37 GMT","request_id":"r"}"#,
+            // Wrong types, at every depth, are ignored.
+            br#"{"detail":{"a":[1,{"b":null}]},"upstream":["u"],"kind":7,"retry_after":-3,"request_id":false}"#,
+            br#"{"detail":1.5e300,"upstream":null,"kind":"nope","retry_after":4294967296,"request_id":{}}"#,
+            br#"{"retry_after":30.0}"#,
+            br#"{"retry_after":"120"}"#,
+            // `error` that is not an object: the top level is read.
+            br#"{"error":"oops","detail":"top","details":"not read"}"#,
+            br#"{"error":["x"],"detail":"top"}"#,
+            br#"{"error":{},"detail":"top is not read"}"#,
+            br#"{"error":{"detail":"not read","details":"env"},"upstream":"top is not read"}"#,
+            // A member given twice counts as its last value, even of the wrong type.
+            br#"{"detail":"first","detail":"second","kind":"dns_timeout","kind":5}"#,
+            br#"{"error":{"details":"a"},"error":"b","detail":"top"}"#,
+            br#"{"error":{"details":"a"},"error":{"upstream":"b"}}"#,
+            // Escapes in names and values.
+            br#"{"\u0064etail":"esc\"aped \u00e9 \ud83d\ude00","upstream":"a\/b","request_id":"r\u0021"}"#,
+            br#"{"error":{"det\u0061ils":"x\ny"}}"#,
+            // Not objects.
+            b"[]",
+            b"[1,{\"detail\":\"x\"}]",
+            b"\"detail\"",
+            b"42",
+            b"null",
+            b" {} ",
+            // Invalid: all of them, wherever the fault is.
+            b"{",
+            b"{\"detail\":\"x\"} trailing",
+            b"{\"other\":\"\xff\"}",
+            b"{\"detail\":\"\xc3\"}",
+            b"{\"detail\":\"\\ud800\"}",
+            b"{\"a\":[1,2,]}",
+            b"{\"a\":01}",
+            b"{\"a\":tru}",
+            b"{\"a\":\"\x01\"}",
+        ];
+        let headers = json_headers("application/json");
+        for body in bodies {
+            let expected = by_value(body);
+            let ours = parse(StatusCode::BAD_GATEWAY, &headers, body)
+                .ok()
+                .map(|err| {
+                    [
+                        err.details().map(str::to_owned),
+                        err.upstream_name().map(str::to_owned),
+                        err.kind().map(|k| k.as_str().to_owned()),
+                        err.request_id().map(str::to_owned),
+                        err.retry_after().map(|r| r.to_string()),
+                    ]
+                });
+            assert_eq!(ours, expected, "{}", String::from_utf8_lossy(body));
+        }
+        // Nesting inside a member that is skipped or of the wrong type is
+        // read over without recursion, so it may be deeper than
+        // `serde_json::Value` accepts (128), up to `MAX_BODY_LEN`.
+        for key in ["other", "detail", "retry_after"] {
+            for (open, close) in [("[", "]"), (r#"{"a":"#, "}")] {
+                let depth = MAX_BODY_LEN / 8;
+                let deep = format!(
+                    r#"{{"{key}":{}1{},"upstream":"u"}}"#,
+                    open.repeat(depth),
+                    close.repeat(depth)
+                );
+                assert_eq!(by_value(deep.as_bytes()), None);
+                let err =
+                    parse(StatusCode::BAD_GATEWAY, &headers, deep.as_bytes()).expect("lenient");
+                assert_eq!(err.upstream_name(), Some("u"));
+                assert_eq!(err.details(), None);
+            }
+        }
     }
 
     #[test]
