@@ -5,7 +5,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::context::X_REQUEST_ID;
@@ -216,16 +216,26 @@ pub fn parse(
 }
 
 fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
-    match headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(CONTENT_TYPE)
+        .filter(|v| v.to_str().is_ok())
+        .map(HeaderValue::as_bytes)
+    {
         Some(content_type) => {
-            let essence = content_type.split(';').next().unwrap_or("").trim();
-            let (kind, subtype) = essence.split_once('/').unwrap_or(("", ""));
-            kind.eq_ignore_ascii_case("application")
-                && (subtype.eq_ignore_ascii_case("json")
+            // Bytes, not `str` patterns: this runs on every parse.
+            let essence = content_type
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            let Some(slash) = essence.iter().position(|&b| b == b'/') else {
+                return false;
+            };
+            let (kind, subtype) = (&essence[..slash], &essence[slash + 1..]);
+            kind.eq_ignore_ascii_case(b"application")
+                && (subtype.eq_ignore_ascii_case(b"json")
                     || subtype.len() > 5
-                        && subtype
-                            .get(subtype.len() - 5..)
-                            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
+                        && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
         }
         None => body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'),
     }
@@ -740,6 +750,38 @@ mod tests {
         headers.insert(&X_REQUEST_ID, HeaderValue::from_static(""));
         let err = parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("parses");
         assert_eq!(err.request_id(), None);
+    }
+
+    #[test]
+    fn json_is_told_by_the_media_type() {
+        for (content_type, json) in [
+            ("application/json", true),
+            ("Application/JSON ; charset=utf-8", true),
+            ("  application/json;x=y", true),
+            ("application/problem+json", true),
+            ("application/vnd.api+JSON", true),
+            ("application/+json", false),
+            ("application/jsonx", false),
+            ("application/json-seq", false),
+            ("text/json", false),
+            ("application", false),
+            ("", false),
+            ("json", false),
+        ] {
+            assert_eq!(
+                is_json(&json_headers(content_type), b"{}"),
+                json,
+                "{content_type:?}"
+            );
+        }
+        // A Content-Type that is not visible ASCII counts as none: the body decides.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_bytes(b"text/\xe9").expect("obs-text is allowed"),
+        );
+        assert!(is_json(&headers, b" {}"));
+        assert!(!is_json(&headers, b"<p>"));
     }
 
     #[test]
