@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::context::X_REQUEST_ID;
 use crate::error::{GatewayError, Inner};
@@ -87,8 +87,7 @@ pub enum ParseErrorKind {
     /// A JSON body is larger than [`MAX_BODY_LEN`].
     BodyTooLarge,
     /// A body declared (or looking) as JSON is not valid JSON (RFC 8259),
-    /// UTF-8 included. Nesting is read over without recursion, so depth
-    /// alone is not an error.
+    /// UTF-8 included, or nests deeper than 128 arrays and objects.
     InvalidJson,
 }
 
@@ -112,8 +111,8 @@ impl From<ParseErrorKind> for ParseError {
 ///
 /// Both JSON shapes are read, the `{"error":{...}}` envelope and RFC 9457
 /// problem details, leniently as RFC 9457 section 3.1 asks: members of the
-/// wrong type and unknown members are ignored (skipped unread, at any
-/// depth), and a member given twice counts as its last value. The members
+/// wrong type and unknown members are ignored (read over, not kept), and a
+/// member given twice counts as its last value. The members
 /// are read typed and borrowed from `body`: one allocation per text member
 /// kept, none for the rest. HTML, text and other bodies
 /// give an error from the status and headers alone. The same sanitizing
@@ -297,10 +296,21 @@ trait Wanted<'de>: Sized {
     }
 
     fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(None)
     }
 }
+
+/// No type wanted: a member read over and dropped.
+enum Skipped {}
+
+impl Wanted<'_> for Skipped {}
+
+/// Any JSON value, read over. Unlike `serde::de::IgnoredAny`, which
+/// serde_json skips without recursing, it nests through `deserialize_any`,
+/// so serde_json's depth limit (128) holds in skipped members as in read
+/// ones: a body nested deeper is invalid wherever the nesting is.
+type Skip = Lenient<Skipped>;
 
 impl<'de> Wanted<'de> for Cow<'de, str> {
     fn from_str(s: Cow<'de, str>) -> Option<Self> {
@@ -337,7 +347,7 @@ impl<'de> Wanted<'de> for Members<'de> {
 /// Reads the members of an object: `detail` at the top level, `details` in
 /// the envelope, and (at the top level) `error`. A member given twice counts
 /// as its last value, as `serde_json::Value` reads it; unknown members are
-/// skipped unread.
+/// read over.
 fn read_members<'de, A: MapAccess<'de>>(
     mut map: A,
     in_envelope: bool,
@@ -355,7 +365,7 @@ fn read_members<'de, A: MapAccess<'de>>(
             (Key::RetryAfter, _) => members.retry_after = map.next_value::<Lenient<_>>()?.0,
             (Key::Error, false) => envelope = map.next_value::<Lenient<_>>()?.0,
             _ => {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
     }
@@ -410,7 +420,7 @@ impl<'de, T: Wanted<'de>> Visitor<'de> for LenientVisitor<T> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Lenient(None))
     }
 
@@ -579,22 +589,34 @@ mod tests {
                 });
             assert_eq!(ours, expected, "{}", String::from_utf8_lossy(body));
         }
-        // Nesting inside a member that is skipped or of the wrong type is
-        // read over without recursion, so it may be deeper than
-        // `serde_json::Value` accepts (128), up to `MAX_BODY_LEN`.
-        for key in ["other", "detail", "retry_after"] {
+        // Nesting is limited as `serde_json::Value` limits it (128), in
+        // members that are read over as in the rest.
+        for key in ["other", "detail", "retry_after", "error"] {
             for (open, close) in [("[", "]"), (r#"{"a":"#, "}")] {
-                let depth = MAX_BODY_LEN / 8;
-                let deep = format!(
-                    r#"{{"{key}":{}1{},"upstream":"u"}}"#,
-                    open.repeat(depth),
-                    close.repeat(depth)
-                );
-                assert_eq!(by_value(deep.as_bytes()), None);
-                let err =
-                    parse(StatusCode::BAD_GATEWAY, &headers, deep.as_bytes()).expect("lenient");
-                assert_eq!(err.upstream_name(), Some("u"));
-                assert_eq!(err.details(), None);
+                for (depth, valid) in [(120, true), (200, false)] {
+                    let deep = format!(
+                        r#"{{"{key}":{}1{},"upstream":"u"}}"#,
+                        open.repeat(depth),
+                        close.repeat(depth)
+                    );
+                    let expected = by_value(deep.as_bytes());
+                    assert_eq!(expected.is_some(), valid, "{deep}");
+                    let parsed = parse(StatusCode::BAD_GATEWAY, &headers, deep.as_bytes());
+                    match parsed {
+                        Ok(err) => {
+                            assert!(valid, "{key} {open} {depth}");
+                            assert_eq!(
+                                err.upstream_name().map(str::to_owned),
+                                expected.and_then(|[_, upstream, ..]| upstream),
+                                "{key} {open} {depth}"
+                            );
+                        }
+                        Err(err) => {
+                            assert!(!valid, "{key} {open} {depth}");
+                            assert_eq!(err.kind(), ParseErrorKind::InvalidJson);
+                        }
+                    }
+                }
             }
         }
     }
