@@ -1,8 +1,10 @@
 //! Micro benchmarks for one typical 502, in one run: ours (construct, the
 //! four formats, `Accept` negotiation, `RenderContext::from_request`,
-//! `parse`), the peers rendering the same 502 as problem+json
-//! (`http-api-problem`, `problem_details`, a hand-written `json!` envelope)
-//! and the floor (a prebuilt static response, cloned).
+//! `parse` of the JSON and problem+json responses), the peers rendering the
+//! same 502 as problem+json (`http-api-problem`, `problem_details`, a
+//! hand-written `json!` envelope) and deserialising it with
+//! `serde_json::from_slice`, and the floor (a prebuilt static response,
+//! cloned).
 //!
 //! Run with `cargo bench -p gateway-error-core --bench render`. Before
 //! criterion measures time, every operation runs 10,000 times under a
@@ -423,6 +425,8 @@ fn summary(rows: &[Row], since: SystemTime) {
         ),
         ("render_json", "json_macro_envelope"),
         ("construct_render_json", "json_macro_envelope"),
+        ("parse_problem_json", "parse_http_api_problem"),
+        ("parse_problem_json", "parse_problem_details"),
     ];
     for (ours, peer) in pairs {
         let (Some(o), Some(p)) = (find(ours), find(peer)) else {
@@ -516,6 +520,14 @@ fn main() {
             black_box(&json_body),
         )
     });
+    let (problem_parts, problem_body) = problem_response.clone().into_parts();
+    run.bench(ours("parse_problem_json", false), || {
+        parse(
+            black_box(problem_parts.status),
+            black_box(&problem_parts.headers),
+            black_box(&problem_body),
+        )
+    });
 
     let peer = |name| ("peers", name, true);
     run.bench(peer("http_api_problem"), http_api_problem);
@@ -525,6 +537,18 @@ fn main() {
         problem_details_same_headers,
     );
     run.bench(peer("json_macro_envelope"), json_macro_envelope);
+    // The peers' deserialisers, each on the body it rendered above (the same
+    // problem; `problem_details` cannot hold our `#req-42` instance).
+    let peer_body = http_api_problem().into_body();
+    run.bench(("peers", "parse_http_api_problem", false), || {
+        serde_json::from_slice::<http_api_problem::HttpApiProblem>(black_box(&peer_body))
+            .expect("its own body")
+    });
+    let peer_body = problem_details().into_body();
+    run.bench(("peers", "parse_problem_details", false), || {
+        serde_json::from_slice::<problem_details::ProblemDetails>(black_box(&peer_body))
+            .expect("its own body")
+    });
 
     run.bench(("floor", "static_clone", true), || {
         let mut response = Response::new(Bytes::from_static(black_box(floor_body)));

@@ -9,8 +9,8 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, StatusCode};
 
 use crate::error::{GatewayError, Inner};
+use crate::proxy_status;
 use crate::registry::ProxyError;
-use crate::render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_NAME_LEN};
 
@@ -410,9 +410,13 @@ impl GatewayError {
     ///
     /// An upstream 503 stays a 503 and keeps its `Retry-After`; any other
     /// status becomes a 502. Either way the upstream's status is kept as
-    /// `received-status` and its `Proxy-Status` members (when they fit
-    /// [`MAX_UPSTREAM_PROXY_STATUS_LEN`]), so that this gateway's member is
-    /// appended to them. Nothing of the upstream's body is used.
+    /// `received-status` and its `Proxy-Status` field (every field line, in
+    /// order, as one list, when the lines together fit
+    /// [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)), so that this gateway's member is
+    /// appended to its members; which of them reach clients is the
+    /// [`Policy`](crate::Policy)'s choice (see
+    /// [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)).
+    /// Nothing of the upstream's body is used.
     ///
     /// # Examples
     ///
@@ -444,10 +448,7 @@ impl GatewayError {
                 .get(RETRY_AFTER)
                 .filter(|_| unavailable)
                 .and_then(|v| RetryAfter::from_header_value(v).ok()),
-            upstream_proxy_status: headers
-                .get(&PROXY_STATUS)
-                .filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN)
-                .cloned(),
+            upstream_proxy_status: proxy_status::upstream_field(headers),
             ..Inner::default()
         };
         let ours = if unavailable {
@@ -710,7 +711,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, http::HeaderValue::from_static("7"));
         headers.insert(
-            &PROXY_STATUS,
+            &crate::PROXY_STATUS,
             http::HeaderValue::from_static("inner; error=connection_refused"),
         );
         let err = GatewayError::from_upstream_response("u", StatusCode::BAD_GATEWAY, &headers);

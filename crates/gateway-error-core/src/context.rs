@@ -25,6 +25,11 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// (RFC 9209 forbids origin servers to send it), upstream names hidden, and
 /// `about:blank` problem types.
 ///
+/// Hiding upstream names also governs the `Proxy-Status` members an upstream
+/// sent, which this gateway forwards before its own (RFC 9209 section 4:
+/// they can reveal internal topology). See [`Policy::with_upstream_names`]
+/// for exactly what passes.
+///
 /// # Examples
 ///
 /// ```
@@ -90,13 +95,45 @@ impl Policy {
     /// `Proxy-Status` `next-hop`). Off by default: service names are
     /// internal topology.
     ///
+    /// The same switch decides what passes of the `Proxy-Status` members an
+    /// upstream sent (every field line, as one list, in order), which are
+    /// forwarded before this gateway's member:
+    ///
+    /// - Names shown: every member that is a Token or String item, with all
+    ///   its parameters, re-serialized as valid Structured Fields (RFC 8941).
+    /// - Names hidden (the default): only members identified by a Token
+    ///   (RFC 9209 asks for a service name there). A member identified by a
+    ///   String is dropped, as RFC 9209 makes IP addresses and anything that
+    ///   is not a Token Strings, so it likely names a host. Of the kept
+    ///   members' parameters only `error` with a registry token as its value
+    ///   and RFC 9209's Integer parameters (`received-status`, `info-code`,
+    ///   `alert-id`, `status-code` and the `*-size` ones) pass; `next-hop`,
+    ///   `details` and every other parameter, which may name a host or carry
+    ///   an upstream's free text, are removed.
+    ///
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error_core::{render, BadGateway, GatewayError, Policy, RenderContext};
+    /// use http::HeaderValue;
     ///
     /// assert!(!Policy::new().shows_upstream_names());
     /// assert!(Policy::new().with_upstream_names(true).shows_upstream_names());
+    ///
+    /// let received = HeaderValue::from_static(
+    ///     r#"inner-lb;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL""#,
+    /// );
+    /// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(received));
+    /// let hidden = Policy::new().with_proxy_name("edge");
+    /// let response = render(&err, &RenderContext::new().with_policy(&hidden));
+    /// assert_eq!(response.headers()["proxy-status"], "inner-lb;error=connection_refused, edge");
+    ///
+    /// let shown = hidden.with_upstream_names(true);
+    /// let response = render(&err, &RenderContext::new().with_policy(&shown));
+    /// assert_eq!(
+    ///     response.headers()["proxy-status"],
+    ///     r#"inner-lb;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL", edge"#,
+    /// );
     /// ```
     #[must_use]
     pub fn with_upstream_names(mut self, show: bool) -> Self {

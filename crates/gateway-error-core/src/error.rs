@@ -307,6 +307,16 @@ macro_rules! error_type {
             /// Keeps the `Proxy-Status` field the upstream's response carried, so
             /// that this gateway's member is appended to it (RFC 9209 section 2).
             ///
+            /// `value` is the whole field: when the response sent it as several
+            /// field lines, their values joined in order with `", "`, which is
+            /// one list (RFC 9110 section 5.3, RFC 8941 section 4.2);
+            /// [`GatewayError::from_upstream_response`] and [`parse`](crate::parse)
+            /// combine them so. A value longer than
+            /// [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)
+            /// or not a valid list is not forwarded; which members are is the
+            /// [`Policy`](crate::Policy)'s choice (see
+            /// [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)).
+            ///
             /// # Examples
             ///
             /// ```
@@ -452,7 +462,8 @@ macro_rules! error_type {
                 self.0.request_id.as_deref()
             }
 
-            /// The upstream's `Proxy-Status` field, if kept.
+            /// The upstream's `Proxy-Status` field, if kept: all its field lines
+            /// as one list value, as received (before any policy applies).
             ///
             /// # Examples
             ///
@@ -978,7 +989,8 @@ impl GatewayError {
         self.inner().request_id.as_deref()
     }
 
-    /// The upstream's `Proxy-Status` field, if kept.
+    /// The upstream's `Proxy-Status` field, if kept: all its field lines as
+    /// one list value, as received (before any policy applies).
     ///
     /// # Examples
     ///

@@ -40,6 +40,7 @@ mod framework;
 mod negotiate;
 mod parse;
 pub mod pipeline;
+mod proxy_status;
 mod registry;
 mod render;
 mod request_id;
@@ -62,8 +63,9 @@ pub mod actix_web {
 pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 pub use pipeline::RequestId;
+pub use proxy_status::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
 pub use registry::{Phase, ProxyError};
-pub use render::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, render, rerender};
+pub use render::{render, rerender};
 pub use request_id::{generate_request_id, is_valid_request_id};
 pub use retry_after::{ParseRetryAfterError, ParseRetryAfterErrorKind, RetryAfter};
 pub use text::{MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};

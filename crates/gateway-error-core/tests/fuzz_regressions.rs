@@ -333,7 +333,9 @@ pub mod checks {
     /// value are skipped).
     ///
     /// The field sent is a valid RFC 8941 (and RFC 9651) List: the
-    /// upstream's Token and String members unchanged, then ours with the
+    /// upstream's members as the policy forwards them (all Token and String
+    /// members unchanged when names are shown; with names hidden, Token
+    /// members with only registry `error`s and Integer parameters), then ours with the
     /// right parameters, all within a bounded size; a second gateway appends
     /// to it in turn.
     pub fn proxy_status(input: &[u8]) {
@@ -393,13 +395,7 @@ pub mod checks {
         } else {
             List::new()
         };
-        let kept: List = kept
-            .into_iter()
-            .filter(|entry| {
-                matches!(entry, ListEntry::Item(item)
-                    if matches!(item.bare_item, BareItem::Token(_) | BareItem::String(_)))
-            })
-            .collect();
+        let kept = forwarded(kept, policy.shows_upstream_names());
         assert_eq!(theirs, &kept[..], "upstream members");
 
         // Ours, last.
@@ -448,11 +444,55 @@ pub mod checks {
             assert_eq!(again.upstream_proxy_status(), Some(sent));
             assert_eq!(again.kind(), err.kind());
             let outer = Policy::new().with_proxy_name("outer");
-            let next = render(&again, &RenderContext::new().with_policy(&outer));
-            let chained = proxy_status_members(next.headers());
-            assert_eq!(chained.len(), members.len() + 1);
-            assert_eq!(chained[..members.len()], members[..]);
+            for shows_names in [true, false] {
+                let outer = outer.clone().with_upstream_names(shows_names);
+                let next = render(&again, &RenderContext::new().with_policy(&outer));
+                let chained = proxy_status_members(next.headers());
+                let kept = forwarded(members.clone(), shows_names);
+                assert_eq!(chained.len(), kept.len() + 1);
+                assert_eq!(chained[..kept.len()], kept[..]);
+            }
         }
+    }
+
+    /// The upstream members a gateway forwards (`Policy::with_upstream_names`):
+    /// Token and String items; with names hidden, Token items only, and of
+    /// their parameters only `error` with a registry token and RFC 9209's
+    /// Integer parameters.
+    fn forwarded(list: List, shows_names: bool) -> List {
+        const INTEGER_PARAMS: [&str; 9] = [
+            "received-status",
+            "info-code",
+            "alert-id",
+            "status-code",
+            "header-section-size",
+            "header-size",
+            "body-size",
+            "trailer-section-size",
+            "trailer-size",
+        ];
+        list.into_iter()
+            .filter_map(|entry| {
+                let ListEntry::Item(mut item) = entry else {
+                    return None;
+                };
+                match item.bare_item {
+                    BareItem::Token(_) => {}
+                    BareItem::String(_) if shows_names => {}
+                    _ => return None,
+                }
+                if !shows_names {
+                    item.params.retain(|key, value| match value {
+                        BareItem::Token(token) => {
+                            key.as_str() == "error" && token.as_str().parse::<ProxyError>().is_ok()
+                        }
+                        BareItem::Integer(_) => INTEGER_PARAMS.contains(&key.as_str()),
+                        _ => false,
+                    });
+                }
+                Some(ListEntry::Item(item))
+            })
+            .collect()
     }
 
     /// The `Proxy-Status` field of a response, parsed as an RFC 8941 List.
@@ -607,6 +647,8 @@ mod seeds {
             b"\x01gw\n\nSomeProxy; error=http_protocol_error; details=\"Malformed response header: space before colon\"",
             b"\x1c\xff\xfe\nhop\nnot a list ((",
             b"\x00\n\nExampleCDN",
+            b"\x04edge\n\ninner-lb;error=connection_refused;next-hop=\"10.9.8.7:5432\";details=\"FATAL: password authentication failed for user app\"",
+            b"\x05edge\n\ninner-lb;error=connection_refused;next-hop=\"10.9.8.7:5432\";details=\"FATAL: password authentication failed for user app\"",
         ] {
             checks::proxy_status(input);
         }

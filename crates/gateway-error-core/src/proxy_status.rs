@@ -1,0 +1,822 @@
+//! The RFC 9209 `Proxy-Status` field: our member, and the upstream's
+//! members it is appended to.
+
+use std::ops::Range;
+
+use std::convert::Infallible;
+
+use bytes::{BufMut as _, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use sfv::visitor::{
+    EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ListVisitor, ParameterVisitor,
+};
+use sfv::{BareItem, BareItemFromInput, GenericBareItem, KeyRef, ListEntry, Parser, Version};
+
+use crate::context::RenderContext;
+use crate::error::Inner;
+use crate::negotiate::is_tchar;
+use crate::registry::ProxyError;
+use crate::text::printable_ascii;
+
+/// The `Proxy-Status` field name (RFC 9209).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gateway_error_core::PROXY_STATUS.as_str(), "proxy-status");
+/// ```
+pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+
+/// The longest upstream `Proxy-Status` field that is kept and appended to;
+/// a longer one is dropped, so a hostile upstream cannot grow our headers.
+///
+/// A field sent as several field lines is one list (RFC 9110 section 5.3,
+/// RFC 8941 section 4.2): the limit applies to the lines combined.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{render, BadGateway, GatewayError, Policy, RenderContext, MAX_UPSTREAM_PROXY_STATUS_LEN};
+/// use http::HeaderValue;
+///
+/// let huge = HeaderValue::from_str(&"a, ".repeat(MAX_UPSTREAM_PROXY_STATUS_LEN))?;
+/// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(huge));
+/// let policy = Policy::new().with_proxy_name("edge");
+/// let response = render(&err, &RenderContext::new().with_policy(&policy));
+/// assert_eq!(response.headers()["proxy-status"], "edge");
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
+
+/// The `Proxy-Status` field: the upstream's members, then ours
+/// (RFC 9209 section 2), appended to `out`; `None` (and `out` unchanged)
+/// when the policy names no proxy.
+pub(crate) fn write_proxy_status(
+    inner: &Inner,
+    ctx: &RenderContext<'_>,
+    out: &mut String,
+) -> Option<Range<usize>> {
+    let start = out.len();
+    let written = write_proxy_members(inner, ctx, out);
+    if written.is_none() {
+        out.truncate(start);
+    }
+    written.map(|()| start..out.len())
+}
+
+fn write_proxy_members(inner: &Inner, ctx: &RenderContext<'_>, out: &mut String) -> Option<()> {
+    let policy = ctx.policy();
+    let name = policy.proxy_name()?;
+    if let Some(received) = &inner.upstream_proxy_status {
+        let mut list = sfv::ListSerializer::with_buffer(&mut *out);
+        for member in upstream_members(received, policy.shows_upstream_names()) {
+            list.members([&member]);
+        }
+        if list.finish().is_some() {
+            out.push_str(", ");
+        }
+    }
+    // Our member, serialized here (RFC 8941 section 4.1): the registry's
+    // names are Tokens, and `printable_ascii` makes any text a valid String.
+    if is_sf_token(name) {
+        out.push_str(name);
+    } else {
+        sf_string(out, &printable_ascii(name));
+    }
+    if let Some(kind) = inner.kind {
+        out.push_str(";error=");
+        out.push_str(kind.as_str());
+    }
+    if let Some(next_hop) = next_hop(inner, ctx) {
+        out.push_str(";next-hop=");
+        sf_string(out, &printable_ascii(next_hop));
+    }
+    if let Some(status) = inner.received_status {
+        out.push_str(";received-status=");
+        out.push_str(status.as_str());
+    }
+    Some(())
+}
+
+/// Whether `s` is an RFC 8941 Token: a letter or `*`, then tchar, `:` or `/`.
+fn is_sf_token(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'*')
+        && bytes.all(|b| is_tchar(b) || b == b':' || b == b'/')
+}
+
+/// An RFC 8941 String of `s`, which must be printable ASCII.
+fn sf_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if matches!(b, b'"' | b'\\') {
+            out.push_str(&s[start..i]);
+            out.push('\\');
+            start = i;
+        }
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// The `next-hop` the policy lets `Proxy-Status` show.
+fn next_hop<'a>(inner: &'a Inner, ctx: &RenderContext<'_>) -> Option<&'a str> {
+    inner
+        .next_hop
+        .as_deref()
+        .or(inner.upstream.as_deref())
+        .filter(|_| ctx.policy().shows_upstream_names())
+}
+
+/// At least the length [`write_proxy_status`] writes (exactly, unless the
+/// upstream sent a field or a name needs replacing): String items are
+/// quoted and escape `"` and `\`, upstream members are re-serialized.
+pub(crate) fn proxy_status_len(inner: &Inner, ctx: &RenderContext<'_>) -> usize {
+    fn sf_string_len(s: &str) -> usize {
+        2 + s.len() + s.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+    }
+    let Some(name) = ctx.policy().proxy_name() else {
+        return 0;
+    };
+    let upstream = inner
+        .upstream_proxy_status
+        .as_ref()
+        .map_or(0, |v| 2 * v.len() + 2);
+    upstream
+        + sf_string_len(name)
+        + inner
+            .kind
+            .map_or(0, |kind| ";error=".len() + kind.as_str().len())
+        + next_hop(inner, ctx).map_or(0, |hop| ";next-hop=".len() + sf_string_len(hop))
+        + inner
+            .received_status
+            .map_or(0, |_| ";received-status=000".len())
+}
+
+/// The upstream's `Proxy-Status` field from a response's headers: every
+/// field line, in order, combined into one list value with `", "`
+/// (RFC 9110 section 5.3, RFC 8941 section 4.2); empty lines add nothing.
+/// `None` when there is none, or when the combined value is longer than
+/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`].
+pub(crate) fn upstream_field(headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut lines = headers
+        .get_all(&PROXY_STATUS)
+        .iter()
+        .filter(|line| !line.as_bytes().trim_ascii().is_empty());
+    let first = lines.next()?;
+    let Some(second) = lines.next() else {
+        // One line: shared, not copied.
+        return Some(first.clone()).filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN);
+    };
+    let mut combined = BytesMut::with_capacity(first.len() + 2 + second.len());
+    for line in [first, second].into_iter().chain(lines) {
+        let line = line.as_bytes().trim_ascii();
+        if !combined.is_empty() {
+            combined.put_slice(b", ");
+        }
+        if combined.len() + line.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+            return None;
+        }
+        combined.put_slice(line);
+    }
+    // Field lines joined with ", " are still a valid field value.
+    HeaderValue::from_maybe_shared(combined.freeze()).ok()
+}
+
+/// The `Integer` parameters RFC 9209 defines (sections 2.1.4 and 2.3):
+/// numbers, which name nothing and carry no text.
+const INTEGER_PARAMS: [&str; 9] = [
+    "received-status",
+    "info-code",
+    "alert-id",
+    "status-code",
+    "header-section-size",
+    "header-size",
+    "body-size",
+    "trailer-section-size",
+    "trailer-size",
+];
+
+/// Whether a parameter of a forwarded member may reach clients while the
+/// policy hides upstream names: an `error` that is a registry token, or one
+/// of RFC 9209's Integer parameters. Everything else may name a host
+/// (`next-hop`) or carry an upstream's text (`details`, `rcode`,
+/// `alert-message`, `header-name`, unknown extensions).
+fn is_anonymous_param(key: &str, value: &BareItem) -> bool {
+    match value {
+        BareItem::Token(token) => key == "error" && token.as_str().parse::<ProxyError>().is_ok(),
+        BareItem::Integer(_) => INTEGER_PARAMS.contains(&key),
+        _ => false,
+    }
+}
+
+/// The members of an upstream's `Proxy-Status` worth forwarding, in order:
+/// the field must parse as an RFC 8941 List and fit
+/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`]; members that are not a Token or String
+/// item are dropped.
+///
+/// With upstream names hidden (`show_names == false`), only members
+/// identified by a Token are forwarded, and only with the parameters
+/// [`is_anonymous_param`] allows: a String identity is what RFC 9209 asks
+/// for IP addresses and anything that is not a Token, so it likely names a
+/// host, and the member is dropped.
+fn upstream_members(value: &HeaderValue, show_names: bool) -> Vec<ListEntry> {
+    if value.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+        return Vec::new();
+    }
+    let parsed: Result<sfv::List, _> = Parser::new(value.as_bytes())
+        .with_version(Version::Rfc8941)
+        .parse();
+    let Ok(list) = parsed else {
+        return Vec::new();
+    };
+    list.into_iter()
+        .filter_map(|entry| match entry {
+            ListEntry::Item(mut item) => match item.bare_item {
+                BareItem::Token(_) => {
+                    if !show_names {
+                        item.params
+                            .retain(|key, value| is_anonymous_param(key.as_str(), value));
+                    }
+                    Some(ListEntry::Item(item))
+                }
+                BareItem::String(_) if show_names => Some(ListEntry::Item(item)),
+                _ => None,
+            },
+            ListEntry::InnerList(_) => None,
+        })
+        .collect()
+}
+
+/// What a client reads from the last member of a `Proxy-Status` field, the
+/// intermediary closest to it, which generated the response (RFC 9209
+/// section 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LastMember {
+    /// Its `error` parameter, when that is a registry token.
+    pub(crate) error: Option<ProxyError>,
+    /// Its `received-status` parameter, when that is an Integer status code.
+    pub(crate) received_status: Option<StatusCode>,
+}
+
+impl LastMember {
+    /// Reads the last member of `value`, which must be a valid RFC 8941 List
+    /// (else nothing is read). Nothing is allocated unless a String needs
+    /// unescaping or a Byte Sequence is present.
+    pub(crate) fn of(value: &[u8]) -> Self {
+        // The common shapes are read by a strict scanner; anything it does
+        // not know (inner lists, decimals, byte sequences) or finds invalid
+        // goes to `sfv`, which decides.
+        Self::scan(value).unwrap_or_else(|| {
+            Parser::new(value)
+                .with_version(Version::Rfc8941)
+                .parse_list_with_visitor(Self::default())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Reads `value` as an RFC 8941 List (section 4.2.1) of Token or String
+    /// items whose parameters are Tokens, Strings, Integers or Booleans;
+    /// `None` for anything else, valid or not.
+    fn scan(value: &[u8]) -> Option<Self> {
+        let mut s = Scanner { b: value, i: 0 };
+        while s.peek() == Some(b' ') {
+            s.i += 1;
+        }
+        let end = value.len() - value.iter().rev().take_while(|&&b| b == b' ').count();
+        s.b = value.get(..end.max(s.i))?;
+        let mut last = Self::default();
+        if s.i == s.b.len() {
+            return Some(last);
+        }
+        loop {
+            last = Self::default();
+            match s.bare_item()? {
+                Bare::Token(_) | Bare::String => {}
+                Bare::Integer(_) | Bare::Boolean => return None,
+            }
+            while s.peek() == Some(b';') {
+                s.i += 1;
+                while s.peek() == Some(b' ') {
+                    s.i += 1;
+                }
+                let key = s.key()?;
+                let value = if s.peek() == Some(b'=') {
+                    s.i += 1;
+                    s.bare_item()?
+                } else {
+                    Bare::Boolean
+                };
+                match key {
+                    b"error" => {
+                        last.error = match value {
+                            Bare::Token(token) => std::str::from_utf8(token).ok()?.parse().ok(),
+                            _ => None,
+                        };
+                    }
+                    b"received-status" => {
+                        last.received_status = match value {
+                            Bare::Integer(n) => u16::try_from(n)
+                                .ok()
+                                .and_then(|n| StatusCode::from_u16(n).ok()),
+                            _ => None,
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            while matches!(s.peek(), Some(b' ' | b'\t')) {
+                s.i += 1;
+            }
+            match s.peek() {
+                None => return Some(last),
+                Some(b',') => s.i += 1,
+                Some(_) => return None,
+            }
+            while matches!(s.peek(), Some(b' ' | b'\t')) {
+                s.i += 1;
+            }
+            // A trailing comma is invalid (RFC 8941 section 4.2.1).
+            s.peek()?;
+        }
+    }
+}
+
+/// The bytes that may follow a Token's first character (RFC 8941 section
+/// 3.3.4: tchar, `:` and `/`), as a table.
+static TOKEN_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = is_tchar(byte) || byte == b':' || byte == b'/';
+        b += 1;
+    }
+    table
+};
+
+/// The bytes a String holds as they are (RFC 8941 section 3.3.3: printable
+/// ASCII but `"` and `\`), as a table.
+static PLAIN_STRING_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
+/// A bare item [`LastMember::scan`] knows.
+enum Bare<'a> {
+    Token(&'a [u8]),
+    String,
+    Integer(i64),
+    Boolean,
+}
+
+/// A cursor over a field value.
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// RFC 8941 section 4.2.3.1, for Tokens, Strings, Integers and
+    /// Booleans; `None` for the rest and for invalid input.
+    fn bare_item(&mut self) -> Option<Bare<'a>> {
+        let start = self.i;
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                loop {
+                    // Runs of plain characters at once.
+                    self.i += self.b[self.i..]
+                        .iter()
+                        .take_while(|&&b| PLAIN_STRING_CHAR[usize::from(b)])
+                        .count();
+                    match self.peek()? {
+                        b'"' => {
+                            self.i += 1;
+                            return Some(Bare::String);
+                        }
+                        b'\\' => {
+                            self.i += 1;
+                            if !matches!(self.peek()?, b'"' | b'\\') {
+                                return None;
+                            }
+                            self.i += 1;
+                        }
+                        0x20..=0x7e => self.i += 1,
+                        _ => return None,
+                    }
+                }
+            }
+            b'?' => {
+                self.i += 1;
+                matches!(self.peek()?, b'0' | b'1').then(|| {
+                    self.i += 1;
+                    Bare::Boolean
+                })
+            }
+            b if b.is_ascii_alphabetic() || b == b'*' => {
+                self.i += 1;
+                self.i += self.b[self.i..]
+                    .iter()
+                    .take_while(|&&b| TOKEN_CHAR[usize::from(b)])
+                    .count();
+                Some(Bare::Token(&self.b[start..self.i]))
+            }
+            b if b.is_ascii_digit() || b == b'-' => {
+                let negative = b == b'-';
+                if negative {
+                    self.i += 1;
+                }
+                let digits = self.i;
+                while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    self.i += 1;
+                }
+                let len = self.i - digits;
+                // A Decimal (`.`) is left to `sfv`.
+                if len == 0 || len > 15 || self.peek() == Some(b'.') {
+                    return None;
+                }
+                let n: i64 = std::str::from_utf8(&self.b[digits..self.i])
+                    .ok()?
+                    .parse()
+                    .ok()?;
+                Some(Bare::Integer(if negative { -n } else { n }))
+            }
+            _ => None,
+        }
+    }
+
+    /// RFC 8941 section 4.2.3.3.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        if !matches!(self.peek()?, b'a'..=b'z' | b'*') {
+            return None;
+        }
+        self.i += 1;
+        while matches!(
+            self.peek(),
+            Some(b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')
+        ) {
+            self.i += 1;
+        }
+        Some(&self.b[start..self.i])
+    }
+}
+
+impl<'de> ListVisitor<'de> for LastMember {
+    type Out = Self;
+    type Error = Infallible;
+
+    fn entry(&mut self) -> Result<impl EntryVisitor<'de>, Self::Error> {
+        // Each member replaces what an earlier one said.
+        *self = Self::default();
+        Ok(self)
+    }
+
+    fn finish(self) -> Result<Self::Out, Self::Error> {
+        Ok(self)
+    }
+}
+
+impl<'de> EntryVisitor<'de> for &mut LastMember {
+    type Error = Infallible;
+
+    fn item(self) -> Result<impl ItemVisitor<'de>, Self::Error> {
+        Ok(self)
+    }
+
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Self::Error> {
+        // Not an intermediary (RFC 9209 section 2): it says nothing.
+        Ok(Ignored)
+    }
+}
+
+impl<'de> ItemVisitor<'de> for &mut LastMember {
+    type Out = Option<()>;
+    type Error = Infallible;
+
+    fn bare_item(
+        self,
+        bare_item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de, Out = Self::Out>, Self::Error> {
+        // Only a Token or String names an intermediary.
+        Ok(matches!(
+            bare_item,
+            GenericBareItem::Token(_) | GenericBareItem::String(_)
+        )
+        .then_some(self))
+    }
+}
+
+impl<'de> ParameterVisitor<'de> for &mut LastMember {
+    type Out = ();
+    type Error = Infallible;
+
+    fn parameter(
+        &mut self,
+        key: &'de KeyRef,
+        value: BareItemFromInput<'de>,
+    ) -> Result<(), Self::Error> {
+        // A key given twice: the last one counts (RFC 8941 section 4.2.3.2).
+        match key.as_str() {
+            "error" => {
+                self.error = value
+                    .as_token()
+                    .and_then(|token| token.as_str().parse().ok());
+            }
+            "received-status" => {
+                self.received_status = value
+                    .as_integer()
+                    .and_then(|n| u16::try_from(i64::from(n)).ok())
+                    .and_then(|n| StatusCode::from_u16(n).ok());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Self::Out, Self::Error> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Policy;
+    use crate::error::{BadGateway, GatewayError};
+    use crate::render::render;
+    use bytes::Bytes;
+    use http::{HeaderMap, Response, StatusCode};
+
+    fn header<'a>(response: &'a Response<Bytes>, name: &str) -> Option<&'a str> {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii"))
+    }
+
+    #[test]
+    fn proxy_status_appends_to_the_upstream_field() {
+        let err: GatewayError = BadGateway::upstream("product-service")
+            .with_received_status(StatusCode::BAD_GATEWAY)
+            .with_upstream_proxy_status(HeaderValue::from_static(
+                "inner-lb; error=connection_timeout,  \"10.0.0.1\", (bad list), b;x=?0",
+            ))
+            .into();
+        let hidden = Policy::new().with_proxy_name("gateway demo");
+        let response = render(&err, &RenderContext::new().with_policy(&hidden));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(r#"inner-lb;error=connection_timeout, b, "gateway demo";received-status=502"#)
+        );
+        let shown = hidden.clone().with_upstream_names(true);
+        let response = render(&err, &RenderContext::new().with_policy(&shown));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(
+                r#"inner-lb;error=connection_timeout, "10.0.0.1", b;x=?0, "gateway demo";next-hop="product-service";received-status=502"#
+            )
+        );
+        // An upstream field that does not parse, or is too long, is dropped.
+        for bad in ["a=;", "x; error=@", &"a, ".repeat(2000)] {
+            let err: GatewayError = BadGateway::new()
+                .with_upstream_proxy_status(HeaderValue::from_str(bad).expect("valid header"))
+                .into();
+            for policy in [&hidden, &shown] {
+                let response = render(&err, &RenderContext::new().with_policy(policy));
+                assert_eq!(header(&response, "proxy-status"), Some(r#""gateway demo""#));
+            }
+        }
+    }
+
+    #[test]
+    fn hidden_names_keep_only_registry_errors_and_integer_params() {
+        let received = HeaderValue::from_static(concat!(
+            r#"a;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL: password";"#,
+            r#"received-status=503;next-protocol=h2;x-secret=tok;body-size=12;rcode="NXDOMAIN", "#,
+            r#"b;error=not_a_registry_type;error-count=3;received-status="503";info-code=?1, "#,
+            r#""192.0.2.1";error=dns_timeout, c;error="connection_refused", d"#,
+        ));
+        let hidden = Policy::new().with_proxy_name("edge");
+        let err: GatewayError = BadGateway::new()
+            .with_upstream_proxy_status(received.clone())
+            .into();
+        let response = render(&err, &RenderContext::new().with_policy(&hidden));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some("a;error=connection_refused;received-status=503;body-size=12, b, c, d, edge")
+        );
+        let shown = hidden.with_upstream_names(true);
+        let response = render(&err, &RenderContext::new().with_policy(&shown));
+        assert_eq!(
+            header(&response, "proxy-status"),
+            Some(concat!(
+                r#"a;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL: password";"#,
+                r#"received-status=503;next-protocol=h2;x-secret=tok;body-size=12;rcode="NXDOMAIN", "#,
+                r#"b;error=not_a_registry_type;error-count=3;received-status="503";info-code, "#,
+                r#""192.0.2.1";error=dns_timeout, c;error="connection_refused", d, edge"#,
+            ))
+        );
+    }
+
+    #[test]
+    fn every_field_line_is_one_list() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(upstream_field(&headers), None);
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static("a;error=dns_timeout, b"),
+        );
+        let one = upstream_field(&headers).expect("one line");
+        assert_eq!(one, "a;error=dns_timeout, b");
+        // One line is shared with the map, not copied.
+        assert_eq!(
+            one.as_bytes().as_ptr(),
+            headers[&PROXY_STATUS].as_bytes().as_ptr()
+        );
+        headers.append(&PROXY_STATUS, HeaderValue::from_static(""));
+        headers.append(
+            &PROXY_STATUS,
+            HeaderValue::from_static(" c;received-status=502 "),
+        );
+        headers.append(&PROXY_STATUS, HeaderValue::from_static("d"));
+        assert_eq!(
+            upstream_field(&headers).expect("lines"),
+            "a;error=dns_timeout, b, c;received-status=502, d"
+        );
+    }
+
+    #[test]
+    fn the_cap_applies_to_the_lines_combined() {
+        let half = |len: usize| HeaderValue::from_str(&"a".repeat(len)).expect("token");
+        let cap = MAX_UPSTREAM_PROXY_STATUS_LEN;
+        for (first, second, kept) in [
+            (cap / 2, cap - cap / 2 - 2, true),
+            (cap / 2, cap - cap / 2 - 1, false),
+            (cap, 1, false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.append(&PROXY_STATUS, half(first));
+            headers.append(&PROXY_STATUS, half(second));
+            let field = upstream_field(&headers);
+            assert_eq!(field.is_some(), kept, "{first} + 2 + {second}");
+            if let Some(field) = field {
+                assert_eq!(field.len(), cap);
+            }
+        }
+        let mut headers = HeaderMap::new();
+        headers.append(&PROXY_STATUS, half(cap));
+        assert_eq!(upstream_field(&headers).map(|v| v.len()), Some(cap));
+        headers.insert(&PROXY_STATUS, half(cap + 1));
+        assert_eq!(upstream_field(&headers), None);
+    }
+
+    /// `sfv`'s reading of the last member, the reference for the scanner.
+    fn by_sfv(value: &[u8]) -> LastMember {
+        Parser::new(value)
+            .with_version(Version::Rfc8941)
+            .parse_list_with_visitor(LastMember::default())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_scanner_reads_what_sfv_reads() {
+        const PARTS: [&str; 29] = [
+            ";error=connection_refused",
+            ";received-status=502",
+            ";x=",
+            "a",
+            "B",
+            "*x",
+            "b:c/d",
+            r#""s""#,
+            r#""q\"\\""#,
+            r#""\x""#,
+            "\"\u{1}\"",
+            ";",
+            "error=",
+            "received-status=",
+            "connection_refused",
+            "502",
+            "-1",
+            "1234567890123456",
+            "?1",
+            "?2",
+            ",",
+            " ",
+            "\t",
+            "(",
+            ")",
+            "1.5",
+            ":YQ==:",
+            "=",
+            "@1",
+        ];
+        let check = |value: &str| {
+            if let Some(scanned) = LastMember::scan(value.as_bytes()) {
+                assert_eq!(scanned, by_sfv(value.as_bytes()), "{value:?}");
+            }
+            assert_eq!(
+                LastMember::of(value.as_bytes()),
+                by_sfv(value.as_bytes()),
+                "{value:?}"
+            );
+        };
+        // Every sequence of up to four parts.
+        let mut value = String::new();
+        let n = PARTS.len();
+        for count in 0..=4u32 {
+            for mut index in 0..n.pow(count) {
+                value.clear();
+                for _ in 0..count {
+                    value.push_str(PARTS[index % n]);
+                    index /= n;
+                }
+                check(&value);
+            }
+        }
+        // Longer ones, pseudo-random but repeatable.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200_000 {
+            value.clear();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bits = state;
+            for _ in 0..5 + bits % 8 {
+                bits = bits.rotate_right(5) ^ state;
+                value.push_str(PARTS[usize::try_from(bits % 29).expect("small")]);
+            }
+            check(&value);
+        }
+        // Realistic fields, read by the scanner itself.
+        for (value, error, received) in [
+            (
+                r#"gateway-demo;error=connection_refused;next-hop="product-service""#,
+                Some(ProxyError::ConnectionRefused),
+                None,
+            ),
+            (
+                "  a, b;received-status=503;error=http_response_timeout  ",
+                Some(ProxyError::HttpResponseTimeout),
+                Some(StatusCode::SERVICE_UNAVAILABLE),
+            ),
+            ("a;error=dns_timeout,\tb", None, None),
+            ("", None, None),
+        ] {
+            let scanned = LastMember::scan(value.as_bytes()).expect("the scanner reads it");
+            assert_eq!(
+                scanned,
+                LastMember {
+                    error,
+                    received_status: received
+                },
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sf_tokens_and_strings_match_sfv() {
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "gateway-demo".into(),
+            "*edge".into(),
+            "a:b/c".into(),
+            "9lives".into(),
+            "gateway demo".into(),
+        ];
+        for a in 0x20u8..0x7f {
+            samples.push(char::from(a).to_string());
+            for b in 0x20u8..0x7f {
+                samples.push([char::from(a), char::from(b)].iter().collect());
+            }
+        }
+        for s in &samples {
+            assert_eq!(
+                is_sf_token(s),
+                sfv::TokenRef::from_str(s).is_ok(),
+                "token {s:?}"
+            );
+            let mut ours = String::new();
+            sf_string(&mut ours, s);
+            let mut theirs = String::new();
+            let _ = sfv::ItemSerializer::with_buffer(&mut theirs)
+                .bare_item(sfv::StringRef::from_str(s).expect("printable"));
+            assert_eq!(ours, theirs, "string {s:?}");
+        }
+    }
+}
