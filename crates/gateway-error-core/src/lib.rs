@@ -44,6 +44,7 @@ mod proxy_status;
 mod registry;
 mod render;
 mod request_id;
+pub mod retry;
 mod retry_after;
 mod text;
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -109,7 +110,11 @@ impl Upstreams {
                 drop(listener);
                 continue;
             }
-            tasks.spawn(serve(listener, scenario));
+            tasks.spawn(serve(
+                listener,
+                Behaviour::Scenario(scenario),
+                Log::default(),
+            ));
         }
         Ok(Self {
             addrs,
@@ -124,17 +129,135 @@ impl Upstreams {
     }
 }
 
-async fn serve(listener: TcpListener, scenario: Scenario) {
+/// One upstream on its own port, which records when each request arrived:
+/// tests count a client's attempts and measure its waits with it. Dropping
+/// it stops the server.
+#[derive(Debug)]
+pub struct Upstream {
+    addr: SocketAddr,
+    log: Log,
+    _task: JoinSet<()>,
+}
+
+impl Upstream {
+    /// Starts `scenario`'s server on `127.0.0.1` (for [`Scenario::Refused`],
+    /// a port that refuses connections, and so records nothing).
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub async fn start(scenario: Scenario) -> io::Result<Self> {
+        Self::serve(Behaviour::Scenario(scenario)).await
+    }
+
+    /// Starts a server that answers its first `failures` requests with
+    /// `503 Service Unavailable` and `Retry-After: {retry_after}`, and the
+    /// others with `200 OK`.
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub async fn unavailable(retry_after: &'static str, failures: usize) -> io::Result<Self> {
+        Self::serve(Behaviour::Unavailable {
+            retry_after,
+            failures,
+        })
+        .await
+    }
+
+    async fn serve(behaviour: Behaviour) -> io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let log = Log::default();
+        let mut task = JoinSet::new();
+        if behaviour == Behaviour::Scenario(Scenario::Refused) {
+            drop(listener);
+        } else {
+            task.spawn(serve(listener, behaviour, log.clone()));
+        }
+        Ok(Self {
+            addr,
+            log,
+            _task: task,
+        })
+    }
+
+    /// The server's address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// When each request (its head read in full) arrived, in order.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Instant> {
+        self.log
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// What a server does with each request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Behaviour {
+    Scenario(Scenario),
+    Unavailable {
+        retry_after: &'static str,
+        failures: usize,
+    },
+}
+
+/// The arrival times of a server's requests.
+#[derive(Clone, Debug, Default)]
+struct Log(Arc<Mutex<Vec<Instant>>>);
+
+impl Log {
+    /// Records a request; returns how many came before it.
+    fn record(&self) -> usize {
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        log.push(Instant::now());
+        log.len() - 1
+    }
+}
+
+async fn serve(listener: TcpListener, behaviour: Behaviour, log: Log) {
     let mut connections = JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
         // Reap finished connections so the set stays small.
         while connections.try_join_next().is_some() {}
+        let log = log.clone();
         connections.spawn(async move {
             // Each connection is bounded in time, whatever the client does.
-            let _ =
-                tokio::time::timeout(Duration::from_secs(30), misbehave(stream, scenario)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), async move {
+                let mut stream = stream;
+                read_head(&mut stream).await?;
+                let earlier = log.record();
+                match behaviour {
+                    Behaviour::Scenario(scenario) => misbehave(stream, scenario).await,
+                    Behaviour::Unavailable {
+                        retry_after,
+                        failures,
+                    } if earlier < failures => unavailable(stream, retry_after).await,
+                    Behaviour::Unavailable { .. } => misbehave(stream, Scenario::Ok).await,
+                }
+            })
+            .await;
         });
     }
+}
+
+/// A 503 with the given `Retry-After`; the connection closes after it.
+async fn unavailable(mut stream: TcpStream, retry_after: &str) -> io::Result<()> {
+    let body = b"try again later";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after: {retry_after}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
 }
 
 /// Reads one request head (up to 64 KiB), so the failure happens after the
@@ -155,8 +278,8 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+/// Answers a request whose head was read, as `scenario` does.
 async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> {
-    read_head(&mut stream).await?;
     match scenario {
         Scenario::Ok => {
             let body = br#"{"id":42,"name":"Teapot","price":"19.99"}"#;
