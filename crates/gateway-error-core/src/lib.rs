@@ -36,6 +36,7 @@ pub struct ReadmeDoctests;
 mod classify;
 mod context;
 mod error;
+mod ext;
 mod framework;
 #[cfg(feature = "tracing")]
 mod log;
@@ -51,6 +52,7 @@ pub use context::{Policy, RenderContext, X_REQUEST_ID};
 pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
+pub use ext::{ResponseExt, ResultExt};
 /// For the adapter crates only: not a stable API.
 #[doc(hidden)]
 pub mod __private {
