@@ -65,5 +65,5 @@ pub struct ReadmeDoctests;
 mod handle_error;
 mod layer;
 
-pub use handle_error::handle_error;
+pub use handle_error::{HandleErrorConfig, handle_error, handle_error_with};
 pub use layer::{GatewayErrorLayer, GatewayErrorService, ResponseFuture};

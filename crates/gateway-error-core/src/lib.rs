@@ -36,6 +36,7 @@ pub struct ReadmeDoctests;
 mod classify;
 mod context;
 mod error;
+mod ext;
 mod framework;
 mod negotiate;
 mod parse;
@@ -52,6 +53,7 @@ pub use context::{Policy, RenderContext, X_REQUEST_ID};
 pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
+pub use ext::{ResponseExt, ResultExt};
 /// Conversions between the renderer's `http` 1 types and actix-web 4's,
 /// shared by the error types' actix-web impls and `gateway-error-actix`.
 #[cfg(feature = "actix-web")]

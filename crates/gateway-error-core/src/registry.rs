@@ -1,6 +1,9 @@
 //! The RFC 9209 Proxy Error Types registry, as one table.
 
+use std::fmt;
+
 use http::StatusCode;
+use strum::VariantArray;
 
 /// Whether a failed request may have reached the upstream.
 ///
@@ -30,7 +33,7 @@ pub enum Phase {
 macro_rules! registry {
     ($(
         $(#[$doc:meta])*
-        $variant:ident => $status:ident, $phase:ident, [$($param:literal),*];
+        $variant:ident = $token:literal => $status:ident, $phase:ident, [$($param:literal),*];
     )+) => {
         /// An error type of the RFC 9209 Proxy Error Types registry.
         ///
@@ -52,16 +55,42 @@ macro_rules! registry {
         /// # Ok::<(), strum::ParseError>(())
         /// ```
         #[non_exhaustive]
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-            strum::Display, strum::EnumString, strum::IntoStaticStr, strum::AsRefStr,
-            strum::VariantArray, strum::EnumCount,
-            serde::Serialize, serde::Deserialize,
-        )]
-        #[strum(serialize_all = "snake_case")]
-        #[serde(rename_all = "snake_case")]
+        // The strum and serde impls are written out from this table (see
+        // the `impl`s below) rather than derived: the derives' proc-macro
+        // crates cost more to build than the rest of this crate.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum ProxyError {
             $( $(#[$doc])* $variant, )+
+        }
+
+        impl strum::VariantArray for ProxyError {
+            const VARIANTS: &'static [Self] = &[$( Self::$variant, )+];
+        }
+
+        impl strum::EnumCount for ProxyError {
+            const COUNT: usize = [$( Self::$variant, )+].len();
+        }
+
+        /// The variants' tokens, in declaration order.
+        const TOKENS: &[&str] = &[$( $token, )+];
+
+        impl From<ProxyError> for &'static str {
+            fn from(kind: ProxyError) -> Self {
+                match kind {
+                    $( ProxyError::$variant => $token, )+
+                }
+            }
+        }
+
+        impl std::str::FromStr for ProxyError {
+            type Err = strum::ParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $( $token => Ok(Self::$variant), )+
+                    _ => Err(strum::ParseError::VariantNotFound),
+                }
+            }
         }
 
         impl ProxyError {
@@ -134,71 +163,179 @@ macro_rules! registry {
     };
 }
 
+impl From<&ProxyError> for &'static str {
+    fn from(kind: &ProxyError) -> Self {
+        (*kind).into()
+    }
+}
+
+impl TryFrom<&str> for ProxyError {
+    type Error = strum::ParseError;
+
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl AsRef<str> for ProxyError {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// As `#[derive(Serialize)]` with `rename_all = "snake_case"` writes it: a
+/// unit variant named by its token.
+impl serde::Serialize for ProxyError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let index = ProxyError::VARIANTS
+            .iter()
+            .position(|kind| kind == self)
+            .and_then(|index| u32::try_from(index).ok())
+            .unwrap_or(u32::MAX);
+        serializer.serialize_unit_variant("ProxyError", index, self.as_str())
+    }
+}
+
+/// As `#[derive(Deserialize)]` reads it: a unit variant named by its token
+/// (or, in formats that write variants by index, its index).
+impl<'de> serde::Deserialize<'de> for ProxyError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, EnumAccess, VariantAccess};
+
+        /// A variant's identifier: its token, its bytes or its index.
+        struct Variant(ProxyError);
+
+        impl<'de> serde::Deserialize<'de> for Variant {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_identifier(VariantVisitor)
+            }
+        }
+
+        struct VariantVisitor;
+
+        impl de::Visitor<'_> for VariantVisitor {
+            type Value = Variant;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 9209 proxy error type")
+            }
+
+            fn visit_u64<E: de::Error>(self, index: u64) -> Result<Variant, E> {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|index| ProxyError::VARIANTS.get(index))
+                    .map(|kind| Variant(*kind))
+                    .ok_or_else(|| {
+                        E::invalid_value(de::Unexpected::Unsigned(index), &"a variant index")
+                    })
+            }
+
+            fn visit_str<E: de::Error>(self, token: &str) -> Result<Variant, E> {
+                token
+                    .parse()
+                    .map(Variant)
+                    .map_err(|_| E::unknown_variant(token, TOKENS))
+            }
+
+            fn visit_bytes<E: de::Error>(self, token: &[u8]) -> Result<Variant, E> {
+                match std::str::from_utf8(token) {
+                    Ok(token) => self.visit_str(token),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(token), &self)),
+                }
+            }
+        }
+
+        struct KindVisitor;
+
+        impl<'de> de::Visitor<'de> for KindVisitor {
+            type Value = ProxyError;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("enum ProxyError")
+            }
+
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<ProxyError, A::Error> {
+                let (Variant(kind), variant) = data.variant()?;
+                variant.unit_variant()?;
+                Ok(kind)
+            }
+        }
+
+        deserializer.deserialize_enum("ProxyError", TOKENS, KindVisitor)
+    }
+}
+
 registry! {
     /// The DNS lookup for the next hop timed out (RFC 9209 section 2.3.1).
-    DnsTimeout => GATEWAY_TIMEOUT, NotSent, [];
+    DnsTimeout = "dns_timeout" => GATEWAY_TIMEOUT, NotSent, [];
     /// The DNS lookup for the next hop failed (section 2.3.2).
-    DnsError => BAD_GATEWAY, NotSent, ["rcode", "info-code"];
+    DnsError = "dns_error" => BAD_GATEWAY, NotSent, ["rcode", "info-code"];
     /// The proxy has no next hop configured for the request (section 2.3.3).
-    DestinationNotFound => INTERNAL_SERVER_ERROR, NotSent, [];
+    DestinationNotFound = "destination_not_found" => INTERNAL_SERVER_ERROR, NotSent, [];
     /// Every next hop is down or excluded, e.g. by health checks (section 2.3.4).
-    DestinationUnavailable => SERVICE_UNAVAILABLE, NotSent, [];
+    DestinationUnavailable = "destination_unavailable" => SERVICE_UNAVAILABLE, NotSent, [];
     /// The next hop's address is prohibited by policy (section 2.3.5).
-    DestinationIpProhibited => BAD_GATEWAY, NotSent, [];
+    DestinationIpProhibited = "destination_ip_prohibited" => BAD_GATEWAY, NotSent, [];
     /// The next hop's address cannot be routed to (section 2.3.6).
-    DestinationIpUnroutable => BAD_GATEWAY, NotSent, [];
+    DestinationIpUnroutable = "destination_ip_unroutable" => BAD_GATEWAY, NotSent, [];
     /// The next hop refused the connection (section 2.3.7).
-    ConnectionRefused => BAD_GATEWAY, NotSent, [];
+    ConnectionRefused = "connection_refused" => BAD_GATEWAY, NotSent, [];
     /// The connection closed or reset before a complete response (section 2.3.8).
-    ConnectionTerminated => BAD_GATEWAY, MaybeSent, [];
+    ConnectionTerminated = "connection_terminated" => BAD_GATEWAY, MaybeSent, [];
     /// Connecting to the next hop timed out (section 2.3.9).
-    ConnectionTimeout => GATEWAY_TIMEOUT, NotSent, [];
+    ConnectionTimeout = "connection_timeout" => GATEWAY_TIMEOUT, NotSent, [];
     /// Reading from the next hop timed out (section 2.3.10).
-    ConnectionReadTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    ConnectionReadTimeout = "connection_read_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
     /// Writing to the next hop timed out (section 2.3.11).
-    ConnectionWriteTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    ConnectionWriteTimeout = "connection_write_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
     /// The proxy's limit of connections to the next hop is reached (section 2.3.12).
-    ConnectionLimitReached => SERVICE_UNAVAILABLE, NotSent, [];
+    ConnectionLimitReached = "connection_limit_reached" => SERVICE_UNAVAILABLE, NotSent, [];
     /// A TLS error while talking to the next hop (section 2.3.13).
-    TlsProtocolError => BAD_GATEWAY, MaybeSent, [];
+    TlsProtocolError = "tls_protocol_error" => BAD_GATEWAY, MaybeSent, [];
     /// The next hop's TLS certificate failed verification (section 2.3.14).
-    TlsCertificateError => BAD_GATEWAY, NotSent, [];
+    TlsCertificateError = "tls_certificate_error" => BAD_GATEWAY, NotSent, [];
     /// The next hop sent a TLS alert (section 2.3.15).
-    TlsAlertReceived => BAD_GATEWAY, MaybeSent, ["alert-id", "alert-message"];
+    TlsAlertReceived = "tls_alert_received" => BAD_GATEWAY, MaybeSent, ["alert-id", "alert-message"];
     /// The client's request was malformed, so it was not forwarded (section 2.3.16).
-    HttpRequestError => BAD_REQUEST, NotSent, ["status-code", "status-phrase"];
+    HttpRequestError = "http_request_error" => BAD_REQUEST, NotSent, ["status-code", "status-phrase"];
     /// The proxy denied the request by policy (section 2.3.17).
-    HttpRequestDenied => FORBIDDEN, NotSent, [];
+    HttpRequestDenied = "http_request_denied" => FORBIDDEN, NotSent, [];
     /// The next hop's response was incomplete (section 2.3.18).
-    HttpResponseIncomplete => BAD_GATEWAY, MaybeSent, [];
+    HttpResponseIncomplete = "http_response_incomplete" => BAD_GATEWAY, MaybeSent, [];
     /// The response's header section was too large (section 2.3.19).
-    HttpResponseHeaderSectionSize => BAD_GATEWAY, MaybeSent, ["header-section-size"];
+    HttpResponseHeaderSectionSize = "http_response_header_section_size" => BAD_GATEWAY, MaybeSent, ["header-section-size"];
     /// One response header field was too large (section 2.3.20).
-    HttpResponseHeaderSize => BAD_GATEWAY, MaybeSent, ["header-name", "header-size"];
+    HttpResponseHeaderSize = "http_response_header_size" => BAD_GATEWAY, MaybeSent, ["header-name", "header-size"];
     /// The response body was too large (section 2.3.21).
-    HttpResponseBodySize => BAD_GATEWAY, MaybeSent, ["body-size"];
+    HttpResponseBodySize = "http_response_body_size" => BAD_GATEWAY, MaybeSent, ["body-size"];
     /// The response's trailer section was too large (section 2.3.22).
-    HttpResponseTrailerSectionSize => BAD_GATEWAY, MaybeSent, ["trailer-section-size"];
+    HttpResponseTrailerSectionSize = "http_response_trailer_section_size" => BAD_GATEWAY, MaybeSent, ["trailer-section-size"];
     /// One response trailer field was too large (section 2.3.23).
-    HttpResponseTrailerSize => BAD_GATEWAY, MaybeSent, ["trailer-name", "trailer-size"];
+    HttpResponseTrailerSize = "http_response_trailer_size" => BAD_GATEWAY, MaybeSent, ["trailer-name", "trailer-size"];
     /// The response's transfer coding could not be decoded (section 2.3.24).
-    HttpResponseTransferCoding => BAD_GATEWAY, MaybeSent, ["coding"];
+    HttpResponseTransferCoding = "http_response_transfer_coding" => BAD_GATEWAY, MaybeSent, ["coding"];
     /// The response's content coding could not be decoded (section 2.3.25).
-    HttpResponseContentCoding => BAD_GATEWAY, MaybeSent, ["coding"];
+    HttpResponseContentCoding = "http_response_content_coding" => BAD_GATEWAY, MaybeSent, ["coding"];
     /// No response (headers) arrived in time (section 2.3.26).
-    HttpResponseTimeout => GATEWAY_TIMEOUT, MaybeSent, [];
+    HttpResponseTimeout = "http_response_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
     /// An HTTP upgrade with the next hop failed (section 2.3.27).
-    HttpUpgradeFailed => BAD_GATEWAY, MaybeSent, [];
+    HttpUpgradeFailed = "http_upgrade_failed" => BAD_GATEWAY, MaybeSent, [];
     /// The next hop violated the HTTP protocol (section 2.3.28).
-    HttpProtocolError => BAD_GATEWAY, MaybeSent, [];
+    HttpProtocolError = "http_protocol_error" => BAD_GATEWAY, MaybeSent, [];
     /// The proxy answered itself, without the next hop (section 2.3.29).
-    ProxyInternalResponse => INTERNAL_SERVER_ERROR, NotSent, [];
+    ProxyInternalResponse = "proxy_internal_response" => INTERNAL_SERVER_ERROR, NotSent, [];
     /// The proxy failed internally (section 2.3.30).
-    ProxyInternalError => INTERNAL_SERVER_ERROR, MaybeSent, [];
+    ProxyInternalError = "proxy_internal_error" => INTERNAL_SERVER_ERROR, MaybeSent, [];
     /// The proxy is misconfigured (section 2.3.31).
-    ProxyConfigurationError => INTERNAL_SERVER_ERROR, NotSent, [];
+    ProxyConfigurationError = "proxy_configuration_error" => INTERNAL_SERVER_ERROR, NotSent, [];
     /// The proxy found the request looping through it (section 2.3.32).
-    ProxyLoopDetected => BAD_GATEWAY, NotSent, [];
+    ProxyLoopDetected = "proxy_loop_detected" => BAD_GATEWAY, NotSent, [];
 }
 
 #[cfg(test)]
@@ -283,6 +420,37 @@ mod tests {
         for kind in maybe {
             assert_eq!(kind.phase(), MaybeSent, "{kind}");
         }
+    }
+
+    #[test]
+    fn serde_reads_what_the_derive_would() {
+        use serde::Deserialize;
+        use serde::de::IntoDeserializer;
+        use serde::de::value::Error;
+
+        // By token, by index (formats that write variants by index), and
+        // unknown tokens named in the error.
+        let by_token = ProxyError::deserialize("dns_error".into_deserializer());
+        assert_eq!(by_token, Ok::<_, Error>(ProxyError::DnsError));
+        let by_index = ProxyError::deserialize(6_u32.into_deserializer());
+        assert_eq!(by_index, Ok::<_, Error>(ProxyError::ConnectionRefused));
+        let out_of_range: Result<ProxyError, Error> =
+            ProxyError::deserialize(32_u32.into_deserializer());
+        assert!(out_of_range.is_err());
+        let err = serde_json::from_str::<ProxyError>(r#""Connection_Refused""#)
+            .expect_err("not a token")
+            .to_string();
+        assert!(
+            err.starts_with(
+                "unknown variant `Connection_Refused`, expected one of `dns_timeout`, `dns_error`,"
+            ),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<ProxyError>("6").is_err());
+        assert_eq!(
+            format!("{:>20}", ProxyError::DnsError),
+            "           dns_error"
+        );
     }
 
     #[test]
