@@ -40,6 +40,9 @@ mod framework;
 #[cfg(feature = "tracing")]
 mod log;
 mod negotiate;
+#[cfg(any(feature = "utoipa", feature = "aide"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "utoipa", feature = "aide"))))]
+pub mod openapi;
 mod parse;
 mod registry;
 mod render;
