@@ -48,16 +48,16 @@
 //!
 //! ```
 //! # #[cfg(feature = "aide")] {
-//! use aide::generate::GenContext;
 //! use aide::openapi::Operation;
 //! use aide::OperationOutput;
 //! use gateway_error_core::GatewayError;
 //!
-//! let mut ctx = GenContext::new();
-//! let statuses: Vec<_> = GatewayError::inferred_responses(&mut ctx, &mut Operation::default())
-//!     .into_iter()
-//!     .filter_map(|(status, _)| status)
-//!     .collect();
+//! let statuses: Vec<_> = aide::generate::in_context(|ctx| {
+//!     GatewayError::inferred_responses(ctx, &mut Operation::default())
+//! })
+//! .into_iter()
+//! .filter_map(|(status, _)| status)
+//! .collect();
 //! assert_eq!(statuses, [500, 502, 503, 504]);
 //! # }
 //! ```
