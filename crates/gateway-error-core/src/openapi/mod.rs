@@ -1,7 +1,7 @@
 //! OpenAPI documentation of the error responses, for utoipa and aide.
 //!
 //! A handler that returns `Result<T, GatewayError>`, or one of the four
-//! error types, gets its error responses documented without annotations:
+//! error types, gets its error responses documented from that type alone:
 //! each status the type can produce, each with the four formats the
 //! renderer negotiates (`application/json`, `application/problem+json`,
 //! `text/html`, `text/plain`), the headers it sends (`Cache-Control`,
@@ -19,10 +19,13 @@
 //! | feature | crate | what implements what | MSRV |
 //! |---|---|---|---|
 //! | `utoipa` | utoipa 5.x | [`ErrorBody`] and [`ProblemDetails`]: `ToSchema`; the error types: `IntoResponses` | utoipa 5: 1.75 (this crate: 1.85) |
-//! | `aide` | aide 0.15.x (axum 0.8, schemars 0.9) | [`ErrorBody`] and [`ProblemDetails`]: `schemars::JsonSchema`; the error types: `OperationOutput` | aide declares none; builds with 1.85 |
+//! | `aide` | aide 0.15.x (axum 0.8, schemars 0.9) | [`ErrorBody`] and [`ProblemDetails`]: `schemars::JsonSchema`; the error types: `OperationOutput` | aide 0.15 declares none (this crate: 1.85) |
 //!
 //! utoipa 6 needs rustc 1.88 and aide 0.16 (schemars 1) is a pre-release:
 //! neither is supported yet. aide 0.14 (schemars 0.8) is not supported.
+//!
+//! aide marks the headers every error carries (`Cache-Control`, `Vary`) as
+//! required; utoipa 5's header object has no such field.
 //!
 //! The response schemas are inline (one per status and format, with that
 //! status's `code` or `status`), so a document needs no registered
@@ -31,8 +34,11 @@
 //!
 //! # Examples
 //!
-//! With utoipa (feature `utoipa`), a `Result`'s error type goes in
-//! `responses(...)`:
+//! With utoipa (feature `utoipa`), name the error type in the handler's
+//! `#[utoipa::path(responses((status = 200, body = Product), GatewayError))]`;
+//! with utoipa's own feature `auto_into_responses`, a handler returning
+//! `Result<T, GatewayError>` needs no `responses` at all when `T` implements
+//! `IntoResponses` too (utoipa merges both). The map it gets:
 //!
 //! ```
 //! # #[cfg(feature = "utoipa")] {
@@ -44,7 +50,8 @@
 //! # }
 //! ```
 //!
-//! With aide (feature `aide`), `Result<T, GatewayError>` documents itself:
+//! With aide (feature `aide`), a handler returning `Result<T, GatewayError>`
+//! on an `ApiRouter` documents itself, through these responses:
 //!
 //! ```
 //! # #[cfg(feature = "aide")] {
