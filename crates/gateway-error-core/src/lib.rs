@@ -39,6 +39,9 @@ mod error;
 mod ext;
 mod framework;
 mod negotiate;
+#[cfg(any(feature = "utoipa", feature = "aide"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "utoipa", feature = "aide"))))]
+pub mod openapi;
 mod parse;
 pub mod pipeline;
 mod proxy_status;

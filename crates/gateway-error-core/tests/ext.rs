@@ -107,6 +107,7 @@ async fn an_upstream_503_keeps_retry_after_and_proxy_status() -> Result<(), BoxE
             ),
             ("retry-after", "120"),
             ("vary", "accept"),
+            ("x-content-type-options", "nosniff"),
         ]
     );
     assert_eq!(
