@@ -327,7 +327,7 @@ impl Handle {
             .with(warp::log::custom(|info| {
                 REJECTION_STATUS.set(Some(info.status()));
             }))
-            .map(|logged| Ok::<_, (Rejection, Option<StatusCode>)>(logged))
+            .map(Ok::<_, (Rejection, Option<StatusCode>)>)
             .or_else(|rejection| {
                 let status = REJECTION_STATUS.take();
                 ready(Ok::<_, Rejection>((Err((rejection, status)),)))
