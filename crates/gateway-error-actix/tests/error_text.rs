@@ -91,3 +91,25 @@ async fn every_way_to_fail_renders_the_error() {
         }
     }
 }
+
+/// actix-web's own `InternalError` (`ErrorBadGateway(err)`) answers with
+/// the wrapped error's `Display` text, which the adapter cannot re-render:
+/// that text is the short message and the kind, never the upstream's name
+/// (hidden by the policy), the details or the source.
+#[actix_web::test]
+async fn actix_internal_errors_show_no_upstream_name() {
+    let app = test::init_service(App::new().wrap(GatewayErrors::new(policy())).route(
+        "/internal",
+        web::get().to(|| async {
+            Err::<String, Error>(actix_web::error::ErrorBadGateway(
+                error().with_details("the catalog is down"),
+            ))
+        }),
+    ))
+    .await;
+    let req = TestRequest::get().uri("/internal").to_request();
+    let response = test::call_service(&app, req).await;
+    assert_eq!(response.status().as_u16(), 502);
+    let body = response.into_body().try_into_bytes().unwrap_or_default();
+    assert_eq!(&body[..], b"bad gateway (connection_refused)");
+}
