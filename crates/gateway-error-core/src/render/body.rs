@@ -1,0 +1,488 @@
+//! The four body formats, written once into a buffer sized beforehand,
+//! with their escaping.
+
+use std::fmt::Write as _;
+
+use http::{Method, StatusCode};
+
+use crate::context::RenderContext;
+use crate::error::Inner;
+use crate::negotiate::Format;
+use crate::registry::{Phase, ProxyError};
+use crate::retry_after::RetryAfter;
+
+/// A `u64` in decimal, formatted on the stack.
+pub(super) struct Decimal {
+    buf: [u8; Decimal::MAX_LEN],
+    start: usize,
+}
+
+impl Decimal {
+    /// The length of `u64::MAX` in decimal.
+    pub(super) const MAX_LEN: usize = 20;
+
+    pub(super) fn new(mut n: u64) -> Self {
+        let mut buf = [b'0'; Self::MAX_LEN];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            // `n % 10` is a single digit.
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { buf, start }
+    }
+
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// The canonical sentence for an error without caller details.
+pub(super) fn canonical_details(status: StatusCode, phase: Option<Phase>) -> &'static str {
+    match (status, phase) {
+        (StatusCode::GATEWAY_TIMEOUT, Some(Phase::NotSent)) => {
+            "The server did not receive a timely response from the upstream server while connecting to it."
+        }
+        (StatusCode::GATEWAY_TIMEOUT, _) => {
+            "The server did not receive a timely response from the upstream server. The operation might still be processing."
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => {
+            "The service is temporarily unavailable. Please try again later."
+        }
+        (StatusCode::INTERNAL_SERVER_ERROR, _) => {
+            "The server encountered an internal error while trying to fulfill the request."
+        }
+        (_, Some(Phase::NotSent)) => {
+            "The server could not reach the upstream server while trying to fulfill the request."
+        }
+        _ => {
+            "The server received an invalid response from the upstream server while trying to fulfill the request."
+        }
+    }
+}
+
+/// Everything the body writers read, resolved once.
+pub(super) struct View<'a> {
+    pub(super) status: StatusCode,
+    pub(super) reason: &'static str,
+    pub(super) inner: &'a Inner,
+    pub(super) details: &'a str,
+    pub(super) upstream: Option<&'a str>,
+    pub(super) kind: Option<ProxyError>,
+    pub(super) retryable: Option<bool>,
+    /// Why this request must not be resent automatically, when it must not.
+    pub(super) do_not_resend: Option<&'static str>,
+    pub(super) retry_after: Option<RetryAfterText>,
+    pub(super) request_id: Option<&'a str>,
+    pub(super) type_base: Option<&'a str>,
+}
+
+impl<'a> View<'a> {
+    pub(super) fn new(status: StatusCode, inner: &'a Inner, ctx: &RenderContext<'a>) -> Self {
+        let policy = ctx.policy();
+        Self {
+            status,
+            reason: status.canonical_reason().unwrap_or("Error"),
+            inner,
+            details: inner
+                .details
+                .as_deref()
+                .unwrap_or_else(|| canonical_details(status, inner.kind.map(ProxyError::phase))),
+            upstream: inner
+                .upstream
+                .as_deref()
+                .filter(|_| policy.shows_upstream_names()),
+            kind: inner.kind,
+            retryable: inner.retryable(status, ctx.method()),
+            do_not_resend: do_not_resend(status, inner, ctx.method()),
+            retry_after: inner.retry_after.map(RetryAfterText::new),
+            request_id: inner.request_id.as_deref().or(ctx.request_id()),
+            type_base: policy.problem_type_base(),
+        }
+    }
+
+    pub(super) fn write_body<S: Sink>(&self, format: Format, out: &mut S) {
+        match format {
+            Format::ProblemJson => self.write_problem(out),
+            Format::Html => self.write_html(out),
+            Format::Text => self.write_text(out),
+            _ => self.write_json(out),
+        }
+    }
+
+    /// `{"error":{"code":502,"message":"Bad Gateway","details":"..."}}`
+    fn write_json<S: Sink>(&self, out: &mut S) {
+        out.raw("{\"error\":{\"code\":");
+        out.raw(self.status.as_str());
+        out.raw(",\"message\":");
+        json_str(out, self.reason);
+        out.raw(",\"details\":");
+        json_str(out, self.details);
+        self.write_members(out);
+        out.raw("}}");
+    }
+
+    /// RFC 9457 problem details.
+    fn write_problem<S: Sink>(&self, out: &mut S) {
+        out.raw("{\"type\":");
+        match (self.type_base, self.kind) {
+            (Some(base), Some(kind)) => {
+                out.raw("\"");
+                out.json(base);
+                out.raw(kind.as_str());
+                out.raw("\"");
+            }
+            _ => out.raw("\"about:blank\""),
+        }
+        out.raw(",\"title\":");
+        json_str(out, self.reason);
+        out.raw(",\"status\":");
+        out.raw(self.status.as_str());
+        out.raw(",\"detail\":");
+        json_str(out, self.details);
+        if let Some(id) = self.request_id {
+            // A fragment-only URI reference: this occurrence, on the
+            // resource that was requested (RFC 9457 section 3.1.5).
+            out.raw(",\"instance\":\"#");
+            out.percent(id);
+            out.raw("\"");
+        }
+        self.write_members(out);
+        out.raw("}");
+    }
+
+    /// The optional members both JSON formats share (RFC 9457 section 4
+    /// names: letters, digits and `_`, at least three characters).
+    fn write_members<S: Sink>(&self, out: &mut S) {
+        if let Some(upstream) = self.upstream {
+            out.raw(",\"upstream\":");
+            json_str(out, upstream);
+        }
+        if let Some(kind) = self.kind {
+            out.raw(",\"kind\":\"");
+            out.raw(kind.as_str());
+            out.raw("\"");
+        }
+        if let Some(retryable) = self.retryable {
+            out.raw(if retryable {
+                ",\"retryable\":true"
+            } else {
+                ",\"retryable\":false"
+            });
+        }
+        if let Some(retry_after) = &self.retry_after {
+            out.raw(",\"retry_after\":");
+            if retry_after.is_delay {
+                out.bytes(retry_after.as_bytes());
+            } else {
+                out.raw("\"");
+                out.bytes(retry_after.as_bytes());
+                out.raw("\"");
+            }
+        }
+        if let Some(id) = self.request_id {
+            out.raw(",\"request_id\":");
+            json_str(out, id);
+        }
+    }
+
+    fn write_html<S: Sink>(&self, out: &mut S) {
+        out.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        out.raw(
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+        );
+        self.write_status_line(out);
+        out.raw("</title>\n</head>\n<body>\n<h1>");
+        self.write_status_line(out);
+        out.raw("</h1>\n<p>");
+        out.html(self.details);
+        out.raw("</p>\n");
+        if let Some(retry_after) = &self.retry_after {
+            out.raw("<p>");
+            retry_after.write_sentence(out);
+            out.raw("</p>\n");
+        }
+        if let Some(sentence) = self.do_not_resend {
+            out.raw("<p>");
+            out.raw(sentence);
+            out.raw("</p>\n");
+        }
+        if let Some(id) = self.request_id {
+            out.raw("<p>Request ID: <code>");
+            out.html(id);
+            out.raw("</code></p>\n");
+        }
+        out.raw("</body>\n</html>\n");
+    }
+
+    fn write_text<S: Sink>(&self, out: &mut S) {
+        self.write_status_line(out);
+        out.raw("\n");
+        out.raw(self.details);
+        out.raw("\n");
+        if let Some(retry_after) = &self.retry_after {
+            retry_after.write_sentence(out);
+            out.raw("\n");
+        }
+        if let Some(sentence) = self.do_not_resend {
+            out.raw(sentence);
+            out.raw("\n");
+        }
+        if let Some(id) = self.request_id {
+            out.raw("Request ID: ");
+            out.raw(id);
+            out.raw("\n");
+        }
+    }
+
+    fn write_status_line<S: Sink>(&self, out: &mut S) {
+        out.raw(self.status.as_str());
+        out.raw(" ");
+        out.raw(self.reason);
+    }
+}
+
+/// A retry hint's field value, formatted once on the stack.
+pub(super) struct RetryAfterText {
+    pub(super) buf: [u8; 32],
+    pub(super) len: usize,
+    pub(super) is_delay: bool,
+}
+
+impl RetryAfterText {
+    pub(super) fn new(retry_after: RetryAfter) -> Self {
+        let mut text = Self {
+            buf: [0; 32],
+            len: 0,
+            is_delay: retry_after.as_delay().is_some(),
+        };
+        // Both forms fit: at most 10 digits, or 29 bytes of IMF-fixdate.
+        match retry_after.as_delay() {
+            Some(delay) => {
+                let digits = Decimal::new(delay.as_secs());
+                let digits = digits.as_bytes();
+                text.buf[..digits.len()].copy_from_slice(digits);
+                text.len = digits.len();
+            }
+            None => {
+                let _ = write!(text, "{retry_after}");
+            }
+        }
+        text
+    }
+
+    /// Visible ASCII: digits, or an IMF-fixdate (nothing to escape).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// The hint as a sentence for HTML and text bodies: when the service
+    /// expects to take requests again (RFC 9110 section 10.2.3), which is
+    /// not a verdict on resending this request.
+    fn write_sentence<S: Sink>(&self, out: &mut S) {
+        if self.is_delay {
+            out.raw("The service expects to accept requests again in ");
+            out.bytes(self.as_bytes());
+            out.raw(if self.as_bytes() == b"1" {
+                " second."
+            } else {
+                " seconds."
+            });
+        } else {
+            out.raw("The service expects to accept requests again after ");
+            out.bytes(self.as_bytes());
+            out.raw(".");
+        }
+    }
+}
+
+/// The HTML and text bodies' sentence for a request that must not be sent
+/// again automatically, the same verdict as the JSON `retryable: false`.
+pub(super) fn do_not_resend(
+    status: StatusCode,
+    inner: &Inner,
+    method: Option<&Method>,
+) -> Option<&'static str> {
+    match inner.retryable(status, method)? {
+        true => None,
+        // The gateway's own fault, with no hint that it will pass.
+        false if status == StatusCode::INTERNAL_SERVER_ERROR && inner.retry_after.is_none() => {
+            Some(
+                "Sending this request again is not expected to succeed; do not resend it automatically.",
+            )
+        }
+        // A request with a non-idempotent method that may have reached
+        // the upstream (RFC 9110 section 9.2.2).
+        false => {
+            Some("This request may already have been processed; do not resend it automatically.")
+        }
+    }
+}
+
+impl std::fmt::Write for RetryAfterText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Where body bytes go: an [`Estimate`] sizes the buffer, then the body is
+/// written once into it (a HEAD request's is only counted).
+pub(super) trait Sink: Sized {
+    fn bytes(&mut self, b: &[u8]);
+
+    fn raw(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    /// `s` with JSON string escaping.
+    fn json(&mut self, s: &str) {
+        json_escape(self, s);
+    }
+
+    /// `s` with HTML escaping.
+    fn html(&mut self, s: &str) {
+        html_escape(self, s);
+    }
+
+    /// `s` percent-encoded.
+    fn percent(&mut self, s: &str) {
+        percent_encode(self, s);
+    }
+}
+
+/// The body's length as if nothing needed escaping: exact for the typical
+/// error, short by what escaping adds otherwise.
+pub(super) struct Estimate(pub(super) usize);
+
+impl Sink for Estimate {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+
+    fn json(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+
+    fn html(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+
+    fn percent(&mut self, s: &str) {
+        self.0 += s.len();
+    }
+}
+
+/// The body's exact length.
+pub(super) struct Count(pub(super) usize);
+
+impl Sink for Count {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0 += b.len();
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+pub(super) fn json_str<S: Sink>(out: &mut S, s: &str) {
+    out.raw("\"");
+    out.json(s);
+    out.raw("\"");
+}
+
+/// JSON string escaping (RFC 8259 section 7): quote, backslash and every
+/// control character.
+pub(super) fn json_escape<S: Sink>(out: &mut S, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Most text needs no escaping: one branch-free pass tells.
+    if !s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        out.raw(s);
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.raw(&s[start..i]);
+        if short.is_empty() {
+            out.bytes(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+        } else {
+            out.raw(short);
+        }
+        start = i + 1;
+    }
+    out.raw(&s[start..]);
+}
+
+/// HTML text and attribute escaping.
+pub(super) fn html_escape<S: Sink>(out: &mut S, s: &str) {
+    if !s.bytes().fold(false, |any, b| {
+        any | matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
+    }) {
+        out.raw(s);
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.raw(&s[start..i]);
+        out.raw(entity);
+        start = i + 1;
+    }
+    out.raw(&s[start..]);
+}
+
+/// Percent-encodes all but RFC 3986 unreserved characters.
+pub(super) fn percent_encode<S: Sink>(out: &mut S, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() | matches!(b, b'-' | b'.' | b'_' | b'~');
+    if s.bytes().fold(true, |all, b| all & unreserved(b)) {
+        out.raw(s);
+        return;
+    }
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if unreserved(b) {
+            continue;
+        }
+        out.bytes(&bytes[start..i]);
+        out.bytes(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        start = i + 1;
+    }
+    out.bytes(&bytes[start..]);
+}
