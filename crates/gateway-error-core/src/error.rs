@@ -598,48 +598,113 @@ error_type! {
     InternalServerError, INTERNAL_SERVER_ERROR, "internal server error", ProxyConfigurationError
 }
 
-/// Calls the same builder method on whichever type `$error` holds.
-macro_rules! delegate {
-    ($error:ident, $method:ident($arg:ident)) => {
-        match $error {
-            Self::BadGateway(e) => Self::BadGateway(e.$method($arg)),
-            Self::GatewayTimeout(e) => Self::GatewayTimeout(e.$method($arg)),
-            Self::ServiceUnavailable(e) => Self::ServiceUnavailable(e.$method($arg)),
-            Self::InternalServerError(e) => Self::InternalServerError(e.$method($arg)),
+/// Defines [`GatewayError`] from one list of the error types: the enum
+/// (each variant holds the type of its name), `From` for each type, and
+/// every match over the variants (`inner`, `status`, `Display`, `Debug`,
+/// and `delegate!`, which calls a builder method on whichever type an error
+/// holds). A type cannot be added to one place and forgotten in another,
+/// as axum-core's `__composite_rejection!` does for its rejections.
+macro_rules! composite_error {
+    (
+        $d:tt
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident,)+
         }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant($variant),)+
+        }
+
+        impl $name {
+            pub(crate) fn inner(&self) -> &Inner {
+                match self {
+                    $(Self::$variant(e) => &e.0,)+
+                }
+            }
+
+            fn inner_mut(&mut self) -> &mut Inner {
+                match self {
+                    $(Self::$variant(e) => &mut e.0,)+
+                }
+            }
+
+            const fn variant_status(&self) -> StatusCode {
+                match self {
+                    $(Self::$variant(_) => $variant::STATUS,)+
+                }
+            }
+        }
+
+        /// Calls the same builder method on whichever type `$error` holds.
+        macro_rules! delegate {
+            ($d error:ident, $d method:ident($d arg:ident)) => {
+                match $d error {
+                    $(Self::$variant(e) => Self::$variant(e.$d method($d arg)),)+
+                }
+            };
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$variant(e) => e.fmt(f),)+
+                }
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Self::$variant(e) => e.fmt(f),)+
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for $name {
+                fn from(err: $variant) -> Self {
+                    Self::$variant(err)
+                }
+            }
+        )+
     };
 }
 
-/// Any of the four gateway errors.
-///
-/// Each error type converts into it with `From`, so `?` works in handlers
-/// returning `Result<_, GatewayError>`.
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error_core::{BadGateway, GatewayError, GatewayTimeout};
-///
-/// fn call(timed_out: bool) -> Result<(), GatewayError> {
-///     if timed_out {
-///         Err(GatewayTimeout::upstream("pricing"))?;
-///     }
-///     Err(BadGateway::upstream("pricing").into())
-/// }
-/// assert_eq!(call(true).unwrap_err().status().as_u16(), 504);
-/// assert_eq!(call(false).unwrap_err().status().as_u16(), 502);
-/// ```
-#[non_exhaustive]
-#[derive(Clone)]
-pub enum GatewayError {
-    /// 502 Bad Gateway.
-    BadGateway(BadGateway),
-    /// 504 Gateway Timeout.
-    GatewayTimeout(GatewayTimeout),
-    /// 503 Service Unavailable.
-    ServiceUnavailable(ServiceUnavailable),
-    /// 500 Internal Server Error.
-    InternalServerError(InternalServerError),
+composite_error! {
+    $
+    /// Any of the four gateway errors.
+    ///
+    /// Each error type converts into it with `From`, so `?` works in handlers
+    /// returning `Result<_, GatewayError>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error_core::{BadGateway, GatewayError, GatewayTimeout};
+    ///
+    /// fn call(timed_out: bool) -> Result<(), GatewayError> {
+    ///     if timed_out {
+    ///         Err(GatewayTimeout::upstream("pricing"))?;
+    ///     }
+    ///     Err(BadGateway::upstream("pricing").into())
+    /// }
+    /// assert_eq!(call(true).unwrap_err().status().as_u16(), 504);
+    /// assert_eq!(call(false).unwrap_err().status().as_u16(), 502);
+    /// ```
+    #[non_exhaustive]
+    #[derive(Clone)]
+    pub enum GatewayError {
+        /// 502 Bad Gateway.
+        BadGateway,
+        /// 504 Gateway Timeout.
+        GatewayTimeout,
+        /// 503 Service Unavailable.
+        ServiceUnavailable,
+        /// 500 Internal Server Error.
+        InternalServerError,
+    }
 }
 
 impl GatewayError {
@@ -688,24 +753,6 @@ impl GatewayError {
     fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
         f(self.inner_mut());
         self
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        match self {
-            Self::BadGateway(e) => &e.0,
-            Self::GatewayTimeout(e) => &e.0,
-            Self::ServiceUnavailable(e) => &e.0,
-            Self::InternalServerError(e) => &e.0,
-        }
-    }
-
-    fn inner_mut(&mut self) -> &mut Inner {
-        match self {
-            Self::BadGateway(e) => &mut e.0,
-            Self::GatewayTimeout(e) => &mut e.0,
-            Self::ServiceUnavailable(e) => &mut e.0,
-            Self::InternalServerError(e) => &mut e.0,
-        }
     }
 
     /// Sets the upstream's name (see [`BadGateway::with_upstream`]).
@@ -861,12 +908,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub const fn status(&self) -> StatusCode {
-        match self {
-            Self::BadGateway(_) => BadGateway::STATUS,
-            Self::GatewayTimeout(_) => GatewayTimeout::STATUS,
-            Self::ServiceUnavailable(_) => ServiceUnavailable::STATUS,
-            Self::InternalServerError(_) => InternalServerError::STATUS,
-        }
+        self.variant_status()
     }
 
     /// The upstream's name, if known.
@@ -1029,28 +1071,6 @@ impl GatewayError {
     }
 }
 
-impl fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BadGateway(e) => e.fmt(f),
-            Self::GatewayTimeout(e) => e.fmt(f),
-            Self::ServiceUnavailable(e) => e.fmt(f),
-            Self::InternalServerError(e) => e.fmt(f),
-        }
-    }
-}
-
-impl fmt::Debug for GatewayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BadGateway(e) => e.fmt(f),
-            Self::GatewayTimeout(e) => e.fmt(f),
-            Self::ServiceUnavailable(e) => e.fmt(f),
-            Self::InternalServerError(e) => e.fmt(f),
-        }
-    }
-}
-
 impl StdError for GatewayError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.inner().source {
@@ -1059,23 +1079,6 @@ impl StdError for GatewayError {
         }
     }
 }
-
-macro_rules! from_type {
-    ($($name:ident),*) => {$(
-        impl From<$name> for GatewayError {
-            fn from(err: $name) -> Self {
-                Self::$name(err)
-            }
-        }
-    )*};
-}
-
-from_type!(
-    BadGateway,
-    GatewayTimeout,
-    ServiceUnavailable,
-    InternalServerError
-);
 
 #[cfg(test)]
 mod tests {

@@ -79,9 +79,10 @@ fn status(status: http::StatusCode) -> StatusCode {
     StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// A rendered response as actix-web's: status, headers, body (for HEAD see
-/// [`HeadBody`]), and the [`GatewayError`] and [`Rendered`] mark moved into
-/// actix-web's extensions.
+/// A rendered response as actix-web's: status, headers, body (for HEAD the
+/// body claims GET's size and yields no bytes, as actix-web sends none), and
+/// the [`GatewayError`] and [`Rendered`] mark moved into actix-web's
+/// extensions.
 ///
 /// # Examples
 ///

@@ -23,8 +23,8 @@
 //!
 //! - The header is `x-request-id` ([`X_REQUEST_ID`]).
 //! - A request's id is its own `x-request-id` when that is valid (see
-//!   [`is_valid_request_id`](crate::is_valid_request_id)); otherwise a new
-//!   one ([`generate_request_id`](crate::generate_request_id)), which the
+//!   [`is_valid_request_id`]); otherwise a new
+//!   one ([`generate_request_id`]), which the
 //!   adapter also writes into the request's headers.
 //! - Handlers read it as [`RequestId`]: from the request's extensions
 //!   (axum, actix-web) or from [`RequestContext::current`] while the
