@@ -999,7 +999,6 @@ fn check_all_formats(case: &Case) -> Result<(), TestCaseError> {
                 let lines: Vec<&str> = text.split('\n').collect();
                 prop_assert_eq!(lines.get(1).copied(), Some(details.as_str()));
             }
-            _ => {}
         }
     }
     Ok(())

@@ -27,7 +27,10 @@ const MAX_RANGES: usize = 64;
 /// assert_eq!(format.content_type(), "text/html; charset=utf-8");
 /// assert_eq!(Format::default(), Format::Json);
 /// ```
-#[non_exhaustive]
+///
+/// Exhaustive on purpose: these four are the formats every renderer,
+/// adapter and OpenAPI document of this crate is written for, and
+/// [`Format::ALL`] lists them all; a fifth would be a breaking change anyway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Format {
     /// `application/json`: the JSON error envelope.

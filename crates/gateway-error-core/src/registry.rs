@@ -52,7 +52,7 @@ macro_rules! registry {
         /// assert_eq!(kind, ProxyError::ConnectionTimeout);
         /// assert_eq!(kind.recommended_status(), StatusCode::GATEWAY_TIMEOUT);
         /// assert_eq!(kind.to_string(), "connection_timeout");
-        /// # Ok::<(), strum::ParseError>(())
+        /// # Ok::<(), gateway_error_core::UnknownProxyError>(())
         /// ```
         #[non_exhaustive]
         // The strum and serde impls are written out from this table (see
@@ -83,12 +83,12 @@ macro_rules! registry {
         }
 
         impl std::str::FromStr for ProxyError {
-            type Err = strum::ParseError;
+            type Err = UnknownProxyError;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $( $token => Ok(Self::$variant), )+
-                    _ => Err(strum::ParseError::VariantNotFound),
+                    _ => Err(UnknownProxyError(())),
                 }
             }
         }
@@ -169,8 +169,23 @@ impl From<&ProxyError> for &'static str {
     }
 }
 
+/// The error of parsing a [`ProxyError`] from a string that is not one of
+/// the registry's tokens.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error_core::{ProxyError, UnknownProxyError};
+///
+/// let err: UnknownProxyError = "connection_refused ".parse::<ProxyError>().unwrap_err();
+/// assert_eq!(err.to_string(), "not a proxy error type of the RFC 9209 registry");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a proxy error type of the RFC 9209 registry")]
+pub struct UnknownProxyError(());
+
 impl TryFrom<&str> for ProxyError {
-    type Error = strum::ParseError;
+    type Error = UnknownProxyError;
 
     fn try_from(s: &str) -> Result<Self, Self::Error> {
         s.parse()

@@ -110,7 +110,7 @@ impl<'a> View<'a> {
             Format::ProblemJson => self.write_problem(out),
             Format::Html => self.write_html(out),
             Format::Text => self.write_text(out),
-            _ => self.write_json(out),
+            Format::Json => self.write_json(out),
         }
     }
 
