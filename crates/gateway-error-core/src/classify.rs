@@ -328,7 +328,7 @@ impl ProxyError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::ProxyError;
+    /// use gateway_error::ProxyError;
     /// use std::io;
     ///
     /// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
@@ -358,7 +358,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     /// use std::io;
     ///
     /// let err = GatewayError::from_upstream_error("product-service", io::Error::from(io::ErrorKind::TimedOut));
@@ -383,7 +383,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let boxed: Box<dyn std::error::Error + Send + Sync> =
     ///     Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
@@ -421,7 +421,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, RetryAfter};
+    /// use gateway_error::{GatewayError, RetryAfter};
     /// use http::{HeaderMap, HeaderValue, StatusCode};
     ///
     /// let mut headers = HeaderMap::new();

@@ -14,7 +14,7 @@ use crate::text::{self, MAX_NAME_LEN};
 /// # Examples
 ///
 /// ```
-/// assert_eq!(gateway_error_core::X_REQUEST_ID.as_str(), "x-request-id");
+/// assert_eq!(gateway_error::X_REQUEST_ID.as_str(), "x-request-id");
 /// ```
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,7 +33,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::Policy;
+/// use gateway_error::Policy;
 ///
 /// let policy = Policy::new()
 ///     .with_proxy_name("edge-gateway")
@@ -55,7 +55,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// assert_eq!(Policy::new(), Policy::default());
     /// ```
@@ -76,7 +76,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// assert_eq!(Policy::new().with_proxy_name("bff").proxy_name(), Some("bff"));
     /// ```
@@ -114,7 +114,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{render, BadGateway, GatewayError, Policy, RenderContext};
+    /// use gateway_error::{render, BadGateway, GatewayError, Policy, RenderContext};
     /// use http::HeaderValue;
     ///
     /// assert!(!Policy::new().shows_upstream_names());
@@ -150,7 +150,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// let policy = Policy::new().with_problem_type_base("https://errors.example.com/");
     /// assert_eq!(policy.problem_type_base(), Some("https://errors.example.com/"));
@@ -167,7 +167,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// assert_eq!(Policy::new().proxy_name(), None);
     /// ```
@@ -181,7 +181,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// assert!(!Policy::default().shows_upstream_names());
     /// ```
@@ -195,7 +195,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::Policy;
     ///
     /// assert_eq!(Policy::new().problem_type_base(), None);
     /// ```
@@ -215,7 +215,7 @@ static DEFAULT_POLICY: Policy = Policy::new();
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{Format, Policy, RenderContext};
+/// use gateway_error::{Format, Policy, RenderContext};
 /// use http::{HeaderMap, HeaderValue, Method};
 ///
 /// let mut headers = HeaderMap::new();
@@ -246,7 +246,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     ///
     /// assert_eq!(RenderContext::new().format(), Format::Json);
     /// ```
@@ -266,7 +266,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     /// use http::{HeaderMap, Method};
     ///
     /// let headers = HeaderMap::new();
@@ -289,7 +289,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     /// use http::{HeaderMap, HeaderValue};
     ///
     /// let mut headers = HeaderMap::new();
@@ -309,7 +309,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     /// use http::HeaderValue;
     ///
     /// let accept = [HeaderValue::from_static("text/html")];
@@ -329,7 +329,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     ///
     /// assert_eq!(RenderContext::new().with_format(Format::Text).format(), Format::Text);
     /// ```
@@ -345,7 +345,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::RenderContext;
+    /// use gateway_error::RenderContext;
     /// use http::Method;
     ///
     /// assert_eq!(RenderContext::new().with_method(&Method::POST).method(), Some(&Method::POST));
@@ -363,7 +363,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::RenderContext;
+    /// use gateway_error::RenderContext;
     ///
     /// assert_eq!(RenderContext::new().with_request_id("abc").request_id(), Some("abc"));
     /// assert_eq!(RenderContext::new().with_request_id("a b").request_id(), None);
@@ -379,7 +379,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Policy, RenderContext};
+    /// use gateway_error::{Policy, RenderContext};
     ///
     /// let policy = Policy::new().with_proxy_name("bff");
     /// assert_eq!(RenderContext::new().with_policy(&policy).policy().proxy_name(), Some("bff"));
@@ -395,7 +395,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Format, RenderContext};
+    /// use gateway_error::{Format, RenderContext};
     ///
     /// assert_eq!(RenderContext::default().format(), Format::Json);
     /// ```
@@ -409,7 +409,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::RenderContext;
+    /// use gateway_error::RenderContext;
     ///
     /// assert_eq!(RenderContext::new().method(), None);
     /// ```
@@ -423,7 +423,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::RenderContext;
+    /// use gateway_error::RenderContext;
     ///
     /// assert_eq!(RenderContext::new().request_id(), None);
     /// ```
@@ -437,7 +437,7 @@ impl<'a> RenderContext<'a> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{Policy, RenderContext};
+    /// use gateway_error::{Policy, RenderContext};
     ///
     /// assert_eq!(RenderContext::new().policy(), &Policy::new());
     /// ```

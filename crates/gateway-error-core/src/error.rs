@@ -92,7 +92,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert!(", stringify!($name), "::STATUS.is_server_error());")]
             /// ```
@@ -103,7 +103,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new();")]
             /// assert_eq!(err.upstream_name(), None);
@@ -122,7 +122,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("fn call() -> Result<(), ", stringify!($name), "> {")]
             #[doc = concat!("    Err(", stringify!($name), "::upstream(\"product-service\"))")]
@@ -139,7 +139,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_upstream(String::from(\"inventory\"));")]
             /// assert_eq!(err.upstream_name(), Some("inventory"));
@@ -159,7 +159,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::upstream(\"search\").with_details(\"Search is being reindexed.\");")]
             /// assert_eq!(err.details(), Some("Search is being reindexed."));
@@ -178,7 +178,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", ProxyError};")]
+            #[doc = concat!("use gateway_error::{", stringify!($name), ", ProxyError};")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::upstream(\"db\").with_kind(ProxyError::", stringify!($kind), ");")]
             #[doc = concat!("assert_eq!(err.kind(), Some(ProxyError::", stringify!($kind), "));")]
@@ -204,7 +204,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", RetryAfter};")]
+            #[doc = concat!("use gateway_error::{", stringify!($name), ", RetryAfter};")]
             /// use std::time::Duration;
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(Duration::from_secs(30));")]
@@ -222,7 +222,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             /// use std::error::Error;
             ///
             /// let io = std::io::Error::other("password=hunter2");
@@ -241,7 +241,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             /// use std::sync::Arc;
             ///
             /// let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(std::fmt::Error);
@@ -260,7 +260,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_next_hop(\"10.0.0.7:8080\");")]
             /// assert_eq!(err.next_hop(), Some("10.0.0.7:8080"));
@@ -277,7 +277,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             /// use http::StatusCode;
             ///
             #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_received_status(StatusCode::SERVICE_UNAVAILABLE);")]
@@ -295,7 +295,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_request_id(\"req-42\");")]
             /// assert_eq!(err.request_id(), Some("req-42"));
@@ -322,7 +322,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             /// use http::HeaderValue;
             ///
             #[doc = concat!("let err = ", stringify!($name), "::upstream(\"edge\")")]
@@ -340,7 +340,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().status(), ", stringify!($name), "::STATUS);")]
             /// ```
@@ -354,7 +354,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::upstream(\"a\").upstream_name(), Some(\"a\"));")]
             /// ```
@@ -368,7 +368,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().details(), None);")]
             /// ```
@@ -382,7 +382,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().kind(), None);")]
             /// ```
@@ -397,7 +397,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", Phase, ProxyError};")]
+            #[doc = concat!("use gateway_error::{", stringify!($name), ", Phase, ProxyError};")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::ConnectionRefused);")]
             /// assert_eq!(err.phase(), Some(Phase::NotSent));
@@ -412,7 +412,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", RetryAfter};")]
+            #[doc = concat!("use gateway_error::{", stringify!($name), ", RetryAfter};")]
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(RetryAfter::from_secs(5));")]
             /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(5)));
@@ -427,7 +427,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().next_hop(), None);")]
             /// ```
@@ -441,7 +441,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().received_status(), None);")]
             /// ```
@@ -455,7 +455,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().request_id(), None);")]
             /// ```
@@ -470,7 +470,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::", stringify!($name), ";")]
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
             ///
             #[doc = concat!("assert_eq!(", stringify!($name), "::new().upstream_proxy_status(), None);")]
             /// ```
@@ -496,7 +496,7 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error_core::{", stringify!($name), ", ProxyError};")]
+            #[doc = concat!("use gateway_error::{", stringify!($name), ", ProxyError};")]
             /// use http::Method;
             ///
             #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::HttpResponseTimeout).with_retry_after(std::time::Duration::from_secs(1));")]
@@ -539,7 +539,7 @@ error_type! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, ProxyError};
+    /// use gateway_error::{BadGateway, ProxyError};
     ///
     /// fn fetch_product() -> Result<String, BadGateway> {
     ///     Err(BadGateway::upstream("product-service").with_kind(ProxyError::ConnectionRefused))
@@ -558,7 +558,7 @@ error_type! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayTimeout, ProxyError};
+    /// use gateway_error::{GatewayTimeout, ProxyError};
     ///
     /// let err = GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout);
     /// assert_eq!(err.status().as_u16(), 504);
@@ -573,7 +573,7 @@ error_type! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::ServiceUnavailable;
+    /// use gateway_error::ServiceUnavailable;
     /// use std::time::Duration;
     ///
     /// let err = ServiceUnavailable::upstream("search").with_retry_after(Duration::from_secs(120));
@@ -590,7 +590,7 @@ error_type! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{InternalServerError, ProxyError};
+    /// use gateway_error::{InternalServerError, ProxyError};
     ///
     /// let err = InternalServerError::new().with_kind(ProxyError::ProxyConfigurationError);
     /// assert_eq!(err.status().as_u16(), 500);
@@ -682,7 +682,7 @@ composite_error! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError, GatewayTimeout};
+    /// use gateway_error::{BadGateway, GatewayError, GatewayTimeout};
     ///
     /// fn call(timed_out: bool) -> Result<(), GatewayError> {
     ///     if timed_out {
@@ -719,7 +719,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("product-service", ProxyError::ConnectionTimeout);
     /// assert_eq!(err.status().as_u16(), 504);
@@ -760,7 +760,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("a", ProxyError::DnsError).with_upstream("b");
     /// assert_eq!(err.upstream_name(), Some("b"));
@@ -775,7 +775,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("search", ProxyError::ConnectionRefused)
     ///     .with_details("Search is restarting.");
@@ -791,7 +791,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError, ProxyError};
+    /// use gateway_error::{BadGateway, GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from(BadGateway::new()).with_kind(ProxyError::HttpProtocolError);
     /// assert_eq!(err.kind(), Some(ProxyError::HttpProtocolError));
@@ -806,7 +806,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError, RetryAfter};
+    /// use gateway_error::{GatewayError, ProxyError, RetryAfter};
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::ConnectionLimitReached)
     ///     .with_retry_after(RetryAfter::from_secs(2));
@@ -822,7 +822,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::DnsError).with_source(std::fmt::Error);
     /// assert!(std::error::Error::source(&err).is_some());
@@ -837,7 +837,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::ConnectionRefused).with_next_hop("10.0.0.9:5432");
     /// assert_eq!(err.next_hop(), Some("10.0.0.9:5432"));
@@ -852,7 +852,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     /// use http::StatusCode;
     ///
     /// let err = GatewayError::from(BadGateway::new()).with_received_status(StatusCode::NOT_FOUND);
@@ -868,7 +868,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// let err = GatewayError::from(BadGateway::new()).with_request_id("r-9");
     /// assert_eq!(err.request_id(), Some("r-9"));
@@ -884,7 +884,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     /// use http::HeaderValue;
     ///
     /// let err = GatewayError::from(BadGateway::new())
@@ -901,7 +901,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ServiceUnavailable};
+    /// use gateway_error::{GatewayError, ServiceUnavailable};
     ///
     /// let err = GatewayError::from(ServiceUnavailable::new());
     /// assert_eq!(err.status().as_u16(), 503);
@@ -916,7 +916,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// let err = GatewayError::from(BadGateway::upstream("users"));
     /// assert_eq!(err.upstream_name(), Some("users"));
@@ -931,7 +931,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// let err = GatewayError::from(BadGateway::new().with_details("Try the mirror."));
     /// assert_eq!(err.details(), Some("Try the mirror."));
@@ -946,7 +946,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::DnsError);
     /// assert_eq!(err.kind(), Some(ProxyError::DnsError));
@@ -962,7 +962,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, Phase, ProxyError};
+    /// use gateway_error::{GatewayError, Phase, ProxyError};
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::ConnectionReadTimeout);
     /// assert_eq!(err.phase(), Some(Phase::MaybeSent));
@@ -977,7 +977,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, RetryAfter, ServiceUnavailable};
+    /// use gateway_error::{GatewayError, RetryAfter, ServiceUnavailable};
     ///
     /// let err = GatewayError::from(ServiceUnavailable::new().with_retry_after(RetryAfter::from_secs(9)));
     /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(9)));
@@ -992,7 +992,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// let err = GatewayError::from(BadGateway::new().with_next_hop("10.1.2.3:443"));
     /// assert_eq!(err.next_hop(), Some("10.1.2.3:443"));
@@ -1007,7 +1007,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     /// use http::StatusCode;
     ///
     /// let err = GatewayError::from(BadGateway::new().with_received_status(StatusCode::BAD_GATEWAY));
@@ -1023,7 +1023,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// let err = GatewayError::from(BadGateway::new().with_request_id("r-1"));
     /// assert_eq!(err.request_id(), Some("r-1"));
@@ -1039,7 +1039,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::{BadGateway, GatewayError};
     ///
     /// assert!(GatewayError::from(BadGateway::new()).upstream_proxy_status().is_none());
     /// ```
@@ -1054,7 +1054,7 @@ impl GatewayError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::{GatewayError, ProxyError};
     /// use http::Method;
     ///
     /// let refused = GatewayError::from_kind("db", ProxyError::ConnectionRefused);

@@ -46,7 +46,7 @@ mod sealed {
 /// ```
 /// use std::io;
 ///
-/// use gateway_error_core::{GatewayError, ProxyError, ResultExt};
+/// use gateway_error::{GatewayError, ProxyError, ResultExt};
 ///
 /// fn connect() -> io::Result<u32> {
 ///     Err(io::Error::from(io::ErrorKind::ConnectionRefused))
@@ -68,7 +68,7 @@ mod sealed {
 /// ```no_run
 /// # #[cfg(feature = "reqwest")]
 /// # mod with_reqwest {
-/// use gateway_error_core::{GatewayError, ResponseExt, ResultExt};
+/// use gateway_error::{GatewayError, ResponseExt, ResultExt};
 ///
 /// async fn product(client: &reqwest::Client) -> Result<String, GatewayError> {
 ///     let body = client
@@ -99,7 +99,7 @@ pub trait ResultExt<T>: sealed::Sealed {
     /// ```
     /// use std::io;
     ///
-    /// use gateway_error_core::{GatewayError, ProxyError, ResultExt};
+    /// use gateway_error::{GatewayError, ProxyError, ResultExt};
     ///
     /// let timed_out: io::Result<()> = Err(io::ErrorKind::TimedOut.into());
     /// let err = timed_out.upstream("search").unwrap_err();
@@ -179,7 +179,7 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{GatewayError, ResponseExt, RetryAfter};
+/// use gateway_error::{GatewayError, ResponseExt, RetryAfter};
 /// use http::{Response, StatusCode};
 ///
 /// let unavailable = Response::builder()
@@ -207,7 +207,7 @@ pub trait ResponseExt: Sized + sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::ResponseExt;
+    /// use gateway_error::ResponseExt;
     /// use http::{Response, StatusCode};
     ///
     /// let response = Response::builder()

@@ -10,7 +10,7 @@
 //! # Examples
 //!
 //! ```
-//! use gateway_error_core::{render, BadGateway, GatewayError, Policy, ProxyError, RenderContext};
+//! use gateway_error::{render, BadGateway, GatewayError, Policy, ProxyError, RenderContext};
 //! use http::{HeaderMap, Method};
 //!
 //! let err: GatewayError = BadGateway::upstream("product-service")

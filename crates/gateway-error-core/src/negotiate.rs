@@ -19,7 +19,7 @@ const MAX_RANGES: usize = 64;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::Format;
+/// use gateway_error::Format;
 ///
 /// let accept = http::HeaderValue::from_static("text/html,*/*;q=0.8");
 /// let format = Format::negotiate(Some(&accept));
@@ -51,7 +51,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// assert_eq!(Format::ALL[0], Format::Json);
     /// assert_eq!(Format::ALL.len(), 4);
@@ -68,7 +68,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// assert_eq!(Format::ProblemJson.media_type(), "application/problem+json");
     /// assert_eq!(Format::Html.media_type(), "text/html");
@@ -89,7 +89,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// assert_eq!(Format::Json.content_type(), "application/json");
     /// assert_eq!(Format::Text.content_type(), "text/plain; charset=utf-8");
@@ -122,7 +122,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     /// use http::{HeaderMap, header::ACCEPT};
     ///
     /// let mut headers = HeaderMap::new();
@@ -142,7 +142,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// assert_eq!(Format::negotiate_bytes(b"text/plain, text/*;q=0.5"), Format::Text);
     /// assert_eq!(Format::negotiate_bytes(b"image/png"), Format::Json);
@@ -160,7 +160,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// let fields: [&[u8]; 2] = [b"text/plain;q=0.5", b"text/html"];
     /// assert_eq!(Format::negotiate_fields(fields), Format::Html);
@@ -195,7 +195,7 @@ impl Format {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::Format;
+    /// use gateway_error::Format;
     ///
     /// assert_eq!(Format::try_negotiate_bytes(b"text/*"), Some(Format::Html));
     /// assert_eq!(Format::try_negotiate_bytes(b"image/png"), None);

@@ -20,7 +20,7 @@ use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{parse, ParseErrorKind, MAX_BODY_LEN};
+/// use gateway_error::{parse, ParseErrorKind, MAX_BODY_LEN};
 /// use http::{HeaderMap, HeaderValue, StatusCode};
 ///
 /// let mut headers = HeaderMap::new();
@@ -36,7 +36,7 @@ pub const MAX_BODY_LEN: usize = 64 * 1024;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{parse, ParseErrorKind};
+/// use gateway_error::{parse, ParseErrorKind};
 /// use http::{HeaderMap, StatusCode};
 ///
 /// let err = parse(StatusCode::NOT_FOUND, &HeaderMap::new(), b"").unwrap_err();
@@ -54,7 +54,7 @@ impl ParseError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{parse, ParseErrorKind};
+    /// use gateway_error::{parse, ParseErrorKind};
     /// use http::{HeaderMap, HeaderValue, StatusCode};
     ///
     /// let mut headers = HeaderMap::new();
@@ -73,7 +73,7 @@ impl ParseError {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{parse, ParseErrorKind};
+/// use gateway_error::{parse, ParseErrorKind};
 /// use http::{HeaderMap, StatusCode};
 ///
 /// let err = parse(StatusCode::OK, &HeaderMap::new(), b"").unwrap_err();
@@ -141,7 +141,7 @@ impl From<ParseErrorKind> for ParseError {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{parse, ProxyError, RetryAfter};
+/// use gateway_error::{parse, ProxyError, RetryAfter};
 /// use http::{HeaderMap, HeaderValue, StatusCode};
 ///
 /// let mut headers = HeaderMap::new();
@@ -166,7 +166,7 @@ impl From<ParseErrorKind> for ParseError {
 ///     err.upstream_proxy_status().map(|v| v.as_bytes()),
 ///     Some(&b"db-proxy;error=connection_refused, edge;error=http_response_timeout;received-status=503"[..]),
 /// );
-/// # Ok::<(), gateway_error_core::ParseError>(())
+/// # Ok::<(), gateway_error::ParseError>(())
 /// ```
 pub fn parse(
     status: StatusCode,

@@ -23,7 +23,7 @@ use crate::text::printable_ascii;
 /// # Examples
 ///
 /// ```
-/// assert_eq!(gateway_error_core::PROXY_STATUS.as_str(), "proxy-status");
+/// assert_eq!(gateway_error::PROXY_STATUS.as_str(), "proxy-status");
 /// ```
 pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
@@ -36,7 +36,7 @@ pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{render, BadGateway, GatewayError, Policy, RenderContext, MAX_UPSTREAM_PROXY_STATUS_LEN};
+/// use gateway_error::{render, BadGateway, GatewayError, Policy, RenderContext, MAX_UPSTREAM_PROXY_STATUS_LEN};
 /// use http::HeaderValue;
 ///
 /// let huge = HeaderValue::from_str(&"a, ".repeat(MAX_UPSTREAM_PROXY_STATUS_LEN))?;

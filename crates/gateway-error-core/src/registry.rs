@@ -14,7 +14,7 @@ use strum::VariantArray;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{Phase, ProxyError};
+/// use gateway_error::{Phase, ProxyError};
 ///
 /// assert_eq!(ProxyError::ConnectionRefused.phase(), Phase::NotSent);
 /// assert_eq!(ProxyError::HttpResponseTimeout.phase(), Phase::MaybeSent);
@@ -45,14 +45,14 @@ macro_rules! registry {
         /// # Examples
         ///
         /// ```
-        /// use gateway_error_core::ProxyError;
+        /// use gateway_error::ProxyError;
         /// use http::StatusCode;
         ///
         /// let kind: ProxyError = "connection_timeout".parse()?;
         /// assert_eq!(kind, ProxyError::ConnectionTimeout);
         /// assert_eq!(kind.recommended_status(), StatusCode::GATEWAY_TIMEOUT);
         /// assert_eq!(kind.to_string(), "connection_timeout");
-        /// # Ok::<(), gateway_error_core::UnknownProxyError>(())
+        /// # Ok::<(), gateway_error::UnknownProxyError>(())
         /// ```
         #[non_exhaustive]
         // The strum and serde impls are written out from this table (see
@@ -102,7 +102,7 @@ macro_rules! registry {
             /// # Examples
             ///
             /// ```
-            /// use gateway_error_core::ProxyError;
+            /// use gateway_error::ProxyError;
             ///
             /// assert_eq!(ProxyError::ConnectionLimitReached.recommended_status().as_u16(), 503);
             /// ```
@@ -118,7 +118,7 @@ macro_rules! registry {
             /// # Examples
             ///
             /// ```
-            /// use gateway_error_core::{Phase, ProxyError};
+            /// use gateway_error::{Phase, ProxyError};
             ///
             /// assert_eq!(ProxyError::DnsError.phase(), Phase::NotSent);
             /// ```
@@ -134,7 +134,7 @@ macro_rules! registry {
             /// # Examples
             ///
             /// ```
-            /// use gateway_error_core::ProxyError;
+            /// use gateway_error::ProxyError;
             ///
             /// assert_eq!(ProxyError::HttpResponseBodySize.extra_params(), ["body-size"]);
             /// assert!(ProxyError::ConnectionRefused.extra_params().is_empty());
@@ -151,7 +151,7 @@ macro_rules! registry {
             /// # Examples
             ///
             /// ```
-            /// use gateway_error_core::ProxyError;
+            /// use gateway_error::ProxyError;
             ///
             /// assert_eq!(ProxyError::DnsTimeout.as_str(), "dns_timeout");
             /// ```
@@ -175,7 +175,7 @@ impl From<&ProxyError> for &'static str {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{ProxyError, UnknownProxyError};
+/// use gateway_error::{ProxyError, UnknownProxyError};
 ///
 /// let err: UnknownProxyError = "connection_refused ".parse::<ProxyError>().unwrap_err();
 /// assert_eq!(err.to_string(), "not a proxy error type of the RFC 9209 registry");

@@ -15,8 +15,8 @@ use http::HeaderValue;
 /// # Examples
 ///
 /// ```
-/// let a = gateway_error_core::generate_request_id();
-/// let b = gateway_error_core::generate_request_id();
+/// let a = gateway_error::generate_request_id();
+/// let b = gateway_error::generate_request_id();
 /// assert_eq!(a.len(), 32);
 /// assert_ne!(a, b);
 /// ```
@@ -48,7 +48,7 @@ pub fn generate_request_id() -> HeaderValue {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::is_valid_request_id;
+/// use gateway_error::is_valid_request_id;
 ///
 /// assert!(is_valid_request_id("req-42"));
 /// assert!(!is_valid_request_id(""));

@@ -29,7 +29,7 @@ const MAX_DATE_SECS: u64 = 253_402_300_799;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 /// use std::time::Duration;
 ///
 /// let delay = RetryAfter::from_secs(120);
@@ -37,7 +37,7 @@ const MAX_DATE_SECS: u64 = 253_402_300_799;
 /// let date: RetryAfter = "Sun, 06 Nov 1994 08:49:37 GMT".parse()?;
 /// assert_eq!(date.to_string(), "Sun, 06 Nov 1994 08:49:37 GMT");
 /// assert_eq!(RetryAfter::delay(Duration::from_millis(1500)).as_delay(), Some(Duration::from_secs(2)));
-/// # Ok::<(), gateway_error_core::ParseRetryAfterError>(())
+/// # Ok::<(), gateway_error::ParseRetryAfterError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RetryAfter(Repr);
@@ -56,7 +56,7 @@ impl RetryAfter {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// assert_eq!(RetryAfter::from_secs(120).to_string(), "120");
     /// ```
@@ -70,7 +70,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// assert_eq!(RetryAfter::delay(Duration::from_millis(1200)), RetryAfter::from_secs(2));
     /// ```
@@ -91,7 +91,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// let date = UNIX_EPOCH + Duration::from_millis(784_111_777_500);
     /// assert_eq!(
@@ -114,7 +114,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// assert_eq!(RetryAfter::from_secs(5).as_delay(), Some(Duration::from_secs(5)));
     /// assert_eq!(RetryAfter::at(UNIX_EPOCH).as_delay(), None);
@@ -132,7 +132,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::UNIX_EPOCH;
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// assert_eq!(RetryAfter::at(UNIX_EPOCH).as_date(), Some(UNIX_EPOCH));
     /// assert_eq!(RetryAfter::from_secs(5).as_date(), None);
@@ -153,7 +153,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// let now = UNIX_EPOCH + Duration::from_secs(1_000);
     /// let at = RetryAfter::at(now + Duration::from_secs(30));
@@ -174,7 +174,7 @@ impl RetryAfter {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// assert_eq!(RetryAfter::from_secs(120).to_header_value(), "120");
     /// let date = RetryAfter::at(UNIX_EPOCH + Duration::from_secs(784_111_777));
@@ -201,11 +201,11 @@ impl RetryAfter {
     ///
     /// ```
     /// use http::HeaderValue;
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::RetryAfter;
     ///
     /// let value = HeaderValue::from_static("120");
     /// assert_eq!(RetryAfter::from_header_value(&value)?, RetryAfter::from_secs(120));
-    /// # Ok::<(), gateway_error_core::ParseRetryAfterError>(())
+    /// # Ok::<(), gateway_error::ParseRetryAfterError>(())
     /// ```
     pub fn from_header_value(value: &HeaderValue) -> Result<Self, ParseRetryAfterError> {
         value
@@ -222,7 +222,7 @@ impl RetryAfter {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 ///
 /// assert_eq!(RetryAfter::from_secs(120).to_string(), "120");
 /// ```
@@ -252,14 +252,14 @@ impl fmt::Display for RetryAfter {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 ///
 /// let delay: RetryAfter = "120".parse()?;
 /// assert_eq!(delay.as_delay(), Some(Duration::from_secs(120)));
 ///
 /// let date: RetryAfter = "Sun Nov  6 08:49:37 1994".parse()?;
 /// assert_eq!(date.as_date(), Some(UNIX_EPOCH + Duration::from_secs(784_111_777)));
-/// # Ok::<(), gateway_error_core::ParseRetryAfterError>(())
+/// # Ok::<(), gateway_error::ParseRetryAfterError>(())
 /// ```
 impl FromStr for RetryAfter {
     type Err = ParseRetryAfterError;
@@ -304,7 +304,7 @@ fn parse(s: &str) -> Result<RetryAfter, ParseRetryAfterErrorKind> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 ///
 /// assert_eq!(RetryAfter::from(Duration::from_secs(3)), RetryAfter::from_secs(3));
 /// ```
@@ -320,7 +320,7 @@ impl From<Duration> for RetryAfter {
 ///
 /// ```
 /// use std::time::UNIX_EPOCH;
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 ///
 /// assert_eq!(RetryAfter::from(UNIX_EPOCH), RetryAfter::at(UNIX_EPOCH));
 /// ```
@@ -346,7 +346,7 @@ fn is_decimal(s: &str) -> bool {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::RetryAfter;
+/// use gateway_error::RetryAfter;
 ///
 /// let err = "soon".parse::<RetryAfter>().unwrap_err();
 /// assert_eq!(err.to_string(), "retry-after is not delay-seconds or an http-date");
@@ -363,7 +363,7 @@ impl ParseRetryAfterError {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::{ParseRetryAfterErrorKind, RetryAfter};
+    /// use gateway_error::{ParseRetryAfterErrorKind, RetryAfter};
     ///
     /// let err = "-5".parse::<RetryAfter>().unwrap_err();
     /// assert_eq!(err.kind(), ParseRetryAfterErrorKind::Negative);
@@ -379,7 +379,7 @@ impl ParseRetryAfterError {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{ParseRetryAfterErrorKind, RetryAfter};
+/// use gateway_error::{ParseRetryAfterErrorKind, RetryAfter};
 ///
 /// assert_eq!("1.5".parse::<RetryAfter>().unwrap_err().kind(), ParseRetryAfterErrorKind::Fractional);
 /// ```

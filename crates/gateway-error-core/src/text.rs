@@ -14,7 +14,7 @@ pub(crate) type Text = Cow<'static, str>;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{BadGateway, MAX_DETAILS_LEN};
+/// use gateway_error::{BadGateway, MAX_DETAILS_LEN};
 ///
 /// let err = BadGateway::new().with_details("x".repeat(10_000));
 /// assert_eq!(err.details().map(str::len), Some(MAX_DETAILS_LEN));
@@ -25,7 +25,7 @@ pub const MAX_DETAILS_LEN: usize = 1024;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{BadGateway, MAX_NAME_LEN};
+/// use gateway_error::{BadGateway, MAX_NAME_LEN};
 ///
 /// let err = BadGateway::upstream("é".repeat(100));
 /// assert!(err.upstream_name().is_some_and(|name| name.len() <= MAX_NAME_LEN));
@@ -36,7 +36,7 @@ pub const MAX_NAME_LEN: usize = 128;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{BadGateway, MAX_REQUEST_ID_LEN};
+/// use gateway_error::{BadGateway, MAX_REQUEST_ID_LEN};
 ///
 /// let err = BadGateway::new().with_request_id("r".repeat(500));
 /// assert_eq!(err.request_id().map(str::len), Some(MAX_REQUEST_ID_LEN));

@@ -27,7 +27,7 @@ impl ResponseExt for ::reqwest::Response {
 /// # Examples
 ///
 /// ```no_run
-/// use gateway_error_core::GatewayError;
+/// use gateway_error::GatewayError;
 ///
 /// async fn product() -> Result<String, GatewayError> {
 ///     Ok(reqwest::get("http://127.0.0.1:8081/products/7").await?.text().await?)

@@ -87,8 +87,8 @@ fn status(status: http::StatusCode) -> StatusCode {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::actix_web::into_actix;
-/// use gateway_error_core::{pipeline::respond, BadGateway};
+/// use gateway_error::actix_web::into_actix;
+/// use gateway_error::{pipeline::respond, BadGateway};
 ///
 /// let response = into_actix(respond(BadGateway::new().into()));
 /// assert_eq!(response.status().as_u16(), 502);
@@ -120,7 +120,7 @@ pub fn into_actix(response: http::Response<Bytes>) -> HttpResponse {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::actix_web::method_to_http;
+/// use gateway_error::actix_web::method_to_http;
 ///
 /// assert_eq!(method_to_http(&actix_web::http::Method::HEAD), http::Method::HEAD);
 /// ```
@@ -136,7 +136,7 @@ pub fn method_to_http(method: &actix_web::http::Method) -> http::Method {
 ///
 /// ```
 /// use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-/// use gateway_error_core::actix_web::headers_to_http;
+/// use gateway_error::actix_web::headers_to_http;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.append(HeaderName::from_static("vary"), HeaderValue::from_static("accept"));
@@ -164,7 +164,7 @@ pub fn headers_to_http(headers: &HeaderMap) -> http::HeaderMap {
 ///
 /// ```
 /// use actix_web::http::header::HeaderMap;
-/// use gateway_error_core::actix_web::headers_from_http;
+/// use gateway_error::actix_web::headers_from_http;
 ///
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert("x-request-id", http::HeaderValue::from_static("r-1"));

@@ -93,7 +93,7 @@ macro_rules! operation_output {
         /// ```
         /// use aide::OperationOutput;
         /// use aide::openapi::Operation;
-        /// use gateway_error_core::GatewayTimeout;
+        /// use gateway_error::GatewayTimeout;
         ///
         /// let responses = aide::generate::in_context(|ctx| {
         ///     GatewayTimeout::inferred_responses(ctx, &mut Operation::default())

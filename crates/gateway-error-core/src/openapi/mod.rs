@@ -42,7 +42,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "utoipa")] {
-//! use gateway_error_core::BadGateway;
+//! use gateway_error::BadGateway;
 //! use utoipa::IntoResponses;
 //!
 //! let responses = BadGateway::responses();
@@ -57,7 +57,7 @@
 //! # #[cfg(feature = "aide")] {
 //! use aide::openapi::Operation;
 //! use aide::OperationOutput;
-//! use gateway_error_core::GatewayError;
+//! use gateway_error::GatewayError;
 //!
 //! let statuses: Vec<_> = aide::generate::in_context(|ctx| {
 //!     GatewayError::inferred_responses(ctx, &mut Operation::default())
@@ -102,13 +102,13 @@ mod utoipa;
 ///
 /// ```
 /// # #[cfg(feature = "utoipa")] {
-/// use gateway_error_core::openapi::ErrorBody;
+/// use gateway_error::openapi::ErrorBody;
 /// use utoipa::ToSchema;
 ///
 /// assert_eq!(ErrorBody::name(), "GatewayErrorBody");
 /// # }
 /// # #[cfg(feature = "aide")] {
-/// use gateway_error_core::openapi::ErrorBody;
+/// use gateway_error::openapi::ErrorBody;
 /// use schemars::JsonSchema;
 ///
 /// assert_eq!(ErrorBody::schema_name(), "GatewayErrorBody");
@@ -128,13 +128,13 @@ pub enum ErrorBody {}
 ///
 /// ```
 /// # #[cfg(feature = "utoipa")] {
-/// use gateway_error_core::openapi::ProblemDetails;
+/// use gateway_error::openapi::ProblemDetails;
 /// use utoipa::ToSchema;
 ///
 /// assert_eq!(ProblemDetails::name(), "GatewayProblemDetails");
 /// # }
 /// # #[cfg(feature = "aide")] {
-/// use gateway_error_core::openapi::ProblemDetails;
+/// use gateway_error::openapi::ProblemDetails;
 /// use schemars::JsonSchema;
 ///
 /// assert_eq!(ProblemDetails::schema_name(), "GatewayProblemDetails");

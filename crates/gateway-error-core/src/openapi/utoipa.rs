@@ -97,7 +97,7 @@ macro_rules! into_responses {
         /// # Examples
         ///
         /// ```
-        /// use gateway_error_core::GatewayError;
+        /// use gateway_error::GatewayError;
         /// use utoipa::IntoResponses;
         ///
         /// let responses = GatewayError::responses();

@@ -40,7 +40,7 @@ pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Instrumented, Pipeline};
+    /// use gateway_error::pipeline::{Instrumented, Pipeline};
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -64,7 +64,7 @@ impl<F> Instrumented<F> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r"));

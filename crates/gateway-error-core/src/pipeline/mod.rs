@@ -41,8 +41,8 @@
 //! A complete adapter for a service that answers `Result<_, GatewayError>`:
 //!
 //! ```
-//! use gateway_error_core::pipeline::Pipeline;
-//! use gateway_error_core::{BadGateway, GatewayError, Policy};
+//! use gateway_error::pipeline::Pipeline;
+//! use gateway_error::{BadGateway, GatewayError, Policy};
 //! use http::{Method, Request, Response};
 //! use bytes::Bytes;
 //!
@@ -94,8 +94,8 @@ use crate::request_id::{generate_request_id, is_valid_request_id};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{ErrorEvent, Pipeline};
-/// use gateway_error_core::Policy;
+/// use gateway_error::pipeline::{ErrorEvent, Pipeline};
+/// use gateway_error::Policy;
 ///
 /// let pipeline = Pipeline::new(Policy::new().with_proxy_name("edge"))
 ///     .with_tracing(false)
@@ -123,8 +123,8 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Policy;
     ///
     /// assert_eq!(Pipeline::new(Policy::new()).policy(), &Policy::new());
     /// ```
@@ -146,7 +146,7 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     ///
     /// let quiet = Pipeline::default().with_tracing(false);
     /// assert!(!quiet.traces());
@@ -166,7 +166,7 @@ impl Pipeline {
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use gateway_error_core::pipeline::{ErrorEvent, Pipeline};
+    /// use gateway_error::pipeline::{ErrorEvent, Pipeline};
     ///
     /// let errors = Arc::new(AtomicUsize::new(0));
     /// let counter = Arc::clone(&errors);
@@ -186,8 +186,8 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Policy;
     ///
     /// let pipeline = Pipeline::new(Policy::new().with_upstream_names(true));
     /// assert!(pipeline.policy().shows_upstream_names());
@@ -203,7 +203,7 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     ///
     /// assert_eq!(Pipeline::default().traces(), cfg!(feature = "tracing"));
     /// ```
@@ -224,8 +224,8 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Format;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Format;
     /// use http::{HeaderMap, HeaderValue, Method};
     ///
     /// let mut headers = HeaderMap::new();
@@ -254,7 +254,7 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Pipeline, RequestId};
+    /// use gateway_error::pipeline::{Pipeline, RequestId};
     /// use http::Request;
     ///
     /// let mut request = Request::get("/").header("x-request-id", "not valid").body(())?;
@@ -284,8 +284,8 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Format;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Format;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, Some(b"req-9"));
@@ -355,7 +355,7 @@ fn next_root() -> u64 {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::Pipeline;
+/// use gateway_error::pipeline::Pipeline;
 /// use http::{HeaderMap, HeaderValue, Method};
 ///
 /// let mut headers = HeaderMap::new();
@@ -393,7 +393,7 @@ impl RequestId {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-1"));
@@ -410,7 +410,7 @@ impl RequestId {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -426,7 +426,7 @@ impl RequestId {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"bad id"));
@@ -458,8 +458,8 @@ impl fmt::Debug for RequestId {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{Pipeline, Rendered};
-/// use gateway_error_core::{GatewayError, GatewayTimeout};
+/// use gateway_error::pipeline::{Pipeline, Rendered};
+/// use gateway_error::{GatewayError, GatewayTimeout};
 /// use http::Method;
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -504,7 +504,7 @@ impl Rendered {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+/// use gateway_error::pipeline::{Pipeline, RequestContext};
 /// use http::Method;
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-2"));
@@ -531,7 +531,7 @@ struct ContextInner {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{Finished, Pipeline};
+/// use gateway_error::pipeline::{Finished, Pipeline};
 /// use http::{Method, Response};
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-3"));
@@ -556,7 +556,7 @@ impl<B> Finished<B> {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Finished;
+    /// use gateway_error::pipeline::Finished;
     /// use http::Response;
     ///
     /// let finished: Finished<&str> = Finished::Kept(Response::new("ok"));
@@ -582,7 +582,7 @@ impl<B> Finished<B> {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{Action, Pipeline};
+/// use gateway_error::pipeline::{Action, Pipeline};
 /// use http::Method;
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -607,7 +607,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::RequestContext;
+    /// use gateway_error::pipeline::RequestContext;
     ///
     /// assert!(RequestContext::current().is_none());
     /// ```
@@ -622,7 +622,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+    /// use gateway_error::pipeline::{Pipeline, RequestContext};
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::PUT, Default::default(), None);
@@ -640,7 +640,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Pipeline, RequestContext};
+    /// use gateway_error::pipeline::{Pipeline, RequestContext};
     /// use http::Method;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
@@ -659,8 +659,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Format;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Format;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Text, None);
@@ -676,7 +676,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::HEAD, Default::default(), None);
@@ -692,7 +692,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-5"));
@@ -708,8 +708,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Policy;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Policy;
     /// use http::Method;
     ///
     /// let pipeline = Pipeline::new(Policy::new().with_proxy_name("p"));
@@ -728,7 +728,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let outer = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -747,8 +747,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::Format;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::Format;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, Some(b"r-6"));
@@ -774,8 +774,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::ServiceUnavailable;
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::ServiceUnavailable;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-7"));
@@ -806,8 +806,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Finished, Pipeline};
-    /// use gateway_error_core::{render, BadGateway, Format, GatewayError, RenderContext};
+    /// use gateway_error::pipeline::{Finished, Pipeline};
+    /// use gateway_error::{render, BadGateway, Format, GatewayError, RenderContext};
     /// use http::Method;
     ///
     /// // An error rendered without the request's context (a spawned task):
@@ -858,8 +858,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::{Action, Pipeline};
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::pipeline::{Action, Pipeline};
+    /// use gateway_error::{BadGateway, GatewayError};
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
@@ -893,8 +893,8 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
-    /// use gateway_error_core::{BadGateway, GatewayError};
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::{BadGateway, GatewayError};
     /// use http::{Method, Response, StatusCode};
     ///
     /// let (mut parts, ()) = Response::new(()).into_parts();
@@ -940,7 +940,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::{HeaderMap, Method};
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-10"));
@@ -961,7 +961,7 @@ impl RequestContext {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::pipeline::Pipeline;
+    /// use gateway_error::pipeline::Pipeline;
     /// use http::Method;
     ///
     /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-11"));
@@ -1035,8 +1035,8 @@ impl fmt::Debug for RequestContext {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{respond, Pipeline, Rendered};
-/// use gateway_error_core::{BadGateway, Format};
+/// use gateway_error::pipeline::{respond, Pipeline, Rendered};
+/// use gateway_error::{BadGateway, Format};
 /// use http::Method;
 ///
 /// let outside = respond(BadGateway::new().into());
@@ -1067,8 +1067,8 @@ pub fn respond(error: GatewayError) -> Response<Bytes> {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{content_length, Pipeline};
-/// use gateway_error_core::BadGateway;
+/// use gateway_error::pipeline::{content_length, Pipeline};
+/// use gateway_error::BadGateway;
 /// use http::Method;
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::HEAD, Default::default(), None);

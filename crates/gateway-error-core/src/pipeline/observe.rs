@@ -16,7 +16,7 @@ use crate::registry::{Phase, ProxyError};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::pipeline::{ErrorEvent, OnError, Pipeline};
+/// use gateway_error::pipeline::{ErrorEvent, OnError, Pipeline};
 ///
 /// /// Counts errors by status, kind, phase and retryability.
 /// struct Metrics;
@@ -50,8 +50,8 @@ where
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use gateway_error_core::pipeline::{ErrorEvent, Pipeline};
-/// use gateway_error_core::{GatewayError, ProxyError};
+/// use gateway_error::pipeline::{ErrorEvent, Pipeline};
+/// use gateway_error::{GatewayError, ProxyError};
 /// use http::{Method, Response};
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
@@ -92,7 +92,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn upstream(event: &ErrorEvent<'_>) -> Option<String> {
     ///     event.error().upstream_name().map(str::to_owned)
     /// }
@@ -107,7 +107,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn is_timeout(event: &ErrorEvent<'_>) -> bool {
     ///     event.status() == http::StatusCode::GATEWAY_TIMEOUT
     /// }
@@ -123,7 +123,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn label(event: &ErrorEvent<'_>) -> &'static str {
     ///     event.error_type()
     /// }
@@ -138,8 +138,8 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
-    /// # use gateway_error_core::ProxyError;
+    /// # use gateway_error::pipeline::ErrorEvent;
+    /// # use gateway_error::ProxyError;
     /// fn refused(event: &ErrorEvent<'_>) -> bool {
     ///     event.kind() == Some(ProxyError::ConnectionRefused)
     /// }
@@ -154,8 +154,8 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
-    /// # use gateway_error_core::Phase;
+    /// # use gateway_error::pipeline::ErrorEvent;
+    /// # use gateway_error::Phase;
     /// fn never_sent(event: &ErrorEvent<'_>) -> bool {
     ///     event.phase() == Some(Phase::NotSent)
     /// }
@@ -171,7 +171,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn retryable(event: &ErrorEvent<'_>) -> bool {
     ///     event.retryable().unwrap_or(false)
     /// }
@@ -188,7 +188,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn method<'a>(event: &ErrorEvent<'a>) -> &'a str {
     ///     event.method().as_str()
     /// }
@@ -203,7 +203,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn id(event: &ErrorEvent<'_>) -> String {
     ///     event.request_id().to_string()
     /// }
@@ -220,7 +220,7 @@ impl<'a> ErrorEvent<'a> {
     /// # Examples
     ///
     /// ```
-    /// # use gateway_error_core::pipeline::ErrorEvent;
+    /// # use gateway_error::pipeline::ErrorEvent;
     /// fn wasted(event: &ErrorEvent<'_>) -> bool {
     ///     event.rendered_again()
     /// }

@@ -51,7 +51,7 @@ use self::fields::{fields, replaced_by_rerender};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{render, BadGateway, GatewayError, RenderContext};
+/// use gateway_error::{render, BadGateway, GatewayError, RenderContext};
 ///
 /// let err = GatewayError::from(BadGateway::upstream("product-service"));
 /// let response = render(&err, &RenderContext::new());
@@ -203,7 +203,7 @@ const ESCAPE_SLACK: usize = 32;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::{render, rerender, Format, GatewayError, GatewayTimeout, RenderContext};
+/// use gateway_error::{render, rerender, Format, GatewayError, GatewayTimeout, RenderContext};
 ///
 /// let err = GatewayError::from(GatewayTimeout::upstream("pricing"));
 /// let mut first = render(&err, &RenderContext::new());

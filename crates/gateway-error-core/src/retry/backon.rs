@@ -14,7 +14,7 @@ use super::{Backoffs, Failure, RetryPolicy};
 ///
 /// ```
 /// use backon::BackoffBuilder;
-/// use gateway_error_core::retry::RetryPolicy;
+/// use gateway_error::retry::RetryPolicy;
 ///
 /// assert_eq!(RetryPolicy::new().with_max_retries(2).build().count(), 2);
 /// ```
@@ -44,8 +44,8 @@ impl RetryPolicy {
     /// ```
     /// use std::time::Duration;
     /// use backon::Retryable;
-    /// use gateway_error_core::retry::RetryPolicy;
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::retry::RetryPolicy;
+    /// use gateway_error::{GatewayError, ProxyError};
     /// use http::Method;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -86,8 +86,8 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gateway_error_core::retry::RetryPolicy;
-    /// use gateway_error_core::{GatewayError, ServiceUnavailable};
+    /// use gateway_error::retry::RetryPolicy;
+    /// use gateway_error::{GatewayError, ServiceUnavailable};
     ///
     /// let policy = RetryPolicy::new().with_max_retry_after(Duration::from_secs(10));
     /// let mut adjust = policy.adjust::<GatewayError>();

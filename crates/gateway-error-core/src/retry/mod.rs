@@ -46,7 +46,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use gateway_error_core::retry::{Decision, ExponentialBackoff, Failure, RetryPolicy, Stop};
+//! use gateway_error::retry::{Decision, ExponentialBackoff, Failure, RetryPolicy, Stop};
 //! use http::{HeaderMap, HeaderValue, Method, StatusCode};
 //!
 //! let policy = RetryPolicy::new()
@@ -103,8 +103,8 @@ mod tower;
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::Failure;
-/// use gateway_error_core::ProxyError;
+/// use gateway_error::retry::Failure;
+/// use gateway_error::ProxyError;
 /// use std::io;
 ///
 /// let failure = Failure::from_error(&io::Error::from(io::ErrorKind::ConnectionRefused));
@@ -127,8 +127,8 @@ impl Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
-    /// use gateway_error_core::{Phase, ProxyError};
+    /// use gateway_error::retry::Failure;
+    /// use gateway_error::{Phase, ProxyError};
     /// use std::io;
     ///
     /// let reset = Failure::from_error(&io::Error::from(io::ErrorKind::ConnectionReset));
@@ -161,8 +161,8 @@ impl Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
-    /// use gateway_error_core::{ProxyError, RetryAfter};
+    /// use gateway_error::retry::Failure;
+    /// use gateway_error::{ProxyError, RetryAfter};
     /// use http::{HeaderMap, HeaderValue, StatusCode};
     ///
     /// let mut headers = HeaderMap::new();
@@ -206,7 +206,7 @@ impl Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
+    /// use gateway_error::retry::Failure;
     /// use http::{HeaderMap, StatusCode};
     ///
     /// let failure = Failure::from_response(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"").expect("a failure");
@@ -222,8 +222,8 @@ impl Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
-    /// use gateway_error_core::ProxyError;
+    /// use gateway_error::retry::Failure;
+    /// use gateway_error::ProxyError;
     /// use http::{HeaderMap, HeaderValue, StatusCode};
     ///
     /// let mut headers = HeaderMap::new();
@@ -241,8 +241,8 @@ impl Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
-    /// use gateway_error_core::RetryAfter;
+    /// use gateway_error::retry::Failure;
+    /// use gateway_error::RetryAfter;
     /// use http::{HeaderMap, HeaderValue, StatusCode};
     ///
     /// let mut headers = HeaderMap::new();
@@ -304,8 +304,8 @@ impl From<&GatewayError> for Failure {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Failure;
-    /// use gateway_error_core::{GatewayError, ProxyError};
+    /// use gateway_error::retry::Failure;
+    /// use gateway_error::{GatewayError, ProxyError};
     /// use http::StatusCode;
     ///
     /// let err = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
@@ -327,7 +327,7 @@ impl From<&GatewayError> for Failure {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::{Decision, Failure, RetryPolicy, Stop};
+/// use gateway_error::retry::{Decision, Failure, RetryPolicy, Stop};
 /// use http::{HeaderMap, Method, StatusCode};
 ///
 /// let policy = RetryPolicy::new().with_max_retries(1);
@@ -349,7 +349,7 @@ pub enum Decision {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::{Decision, Failure, RetryPolicy, Stop};
+/// use gateway_error::retry::{Decision, Failure, RetryPolicy, Stop};
 /// use http::{HeaderMap, Method, StatusCode};
 ///
 /// let failure = Failure::from_response(StatusCode::NOT_IMPLEMENTED, &HeaderMap::new(), b"").expect("a failure");
@@ -378,7 +378,7 @@ pub enum Stop {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::ExponentialBackoff;
+/// use gateway_error::retry::ExponentialBackoff;
 /// use std::time::Duration;
 ///
 /// let backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(1));
@@ -399,7 +399,7 @@ impl ExponentialBackoff {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::ExponentialBackoff;
+    /// use gateway_error::retry::ExponentialBackoff;
     /// use std::time::Duration;
     ///
     /// let backoff = ExponentialBackoff::new(Duration::from_millis(10), Duration::from_millis(10));
@@ -423,7 +423,7 @@ impl ExponentialBackoff {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::ExponentialBackoff;
+    /// use gateway_error::retry::ExponentialBackoff;
     /// use std::time::Duration;
     ///
     /// let backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(10));
@@ -454,7 +454,7 @@ impl Default for ExponentialBackoff {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::ExponentialBackoff;
+    /// use gateway_error::retry::ExponentialBackoff;
     /// use std::time::Duration;
     ///
     /// assert!(ExponentialBackoff::default().delay(0) <= Duration::from_millis(100));
@@ -494,7 +494,7 @@ fn random() -> u64 {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::Budget;
+/// use gateway_error::retry::Budget;
 ///
 /// let budget = Budget::new(2, 0.5);
 /// assert!(budget.withdraw());
@@ -526,7 +526,7 @@ impl Budget {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Budget;
+    /// use gateway_error::retry::Budget;
     ///
     /// let none = Budget::new(0, 0.0);
     /// none.deposit();
@@ -556,7 +556,7 @@ impl Budget {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Budget;
+    /// use gateway_error::retry::Budget;
     ///
     /// let budget = Budget::new(1, 1.0);
     /// assert!(budget.withdraw());
@@ -580,7 +580,7 @@ impl Budget {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Budget;
+    /// use gateway_error::retry::Budget;
     ///
     /// let budget = Budget::new(1, 0.0);
     /// assert!(budget.withdraw());
@@ -603,7 +603,7 @@ impl Default for Budget {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::Budget;
+    /// use gateway_error::retry::Budget;
     ///
     /// let budget = Budget::default();
     /// assert!((0..10).all(|_| budget.withdraw()));
@@ -625,7 +625,7 @@ impl Default for Budget {
 ///
 /// ```
 /// use std::time::Duration;
-/// use gateway_error_core::retry::{Budget, Decision, Failure, RetryPolicy, Stop};
+/// use gateway_error::retry::{Budget, Decision, Failure, RetryPolicy, Stop};
 /// use http::{HeaderMap, HeaderValue, Method, StatusCode};
 ///
 /// let policy = RetryPolicy::new().with_budget(Budget::new(1, 0.0));
@@ -654,7 +654,7 @@ impl Default for RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// assert_eq!(RetryPolicy::default().max_retries(), 3);
     /// ```
@@ -671,7 +671,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let policy = RetryPolicy::new();
@@ -694,7 +694,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// assert_eq!(RetryPolicy::new().with_max_retries(0).max_retries(), 0);
     /// ```
@@ -709,7 +709,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::{ExponentialBackoff, RetryPolicy};
+    /// use gateway_error::retry::{ExponentialBackoff, RetryPolicy};
     /// use std::time::Duration;
     ///
     /// let backoff = ExponentialBackoff::new(Duration::from_millis(10), Duration::from_millis(200));
@@ -727,7 +727,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let policy = RetryPolicy::new().with_max_retry_after(Duration::from_secs(10));
@@ -744,7 +744,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::{Budget, RetryPolicy};
+    /// use gateway_error::retry::{Budget, RetryPolicy};
     ///
     /// let policy = RetryPolicy::new().with_budget(Budget::new(100, 0.1));
     /// assert!(policy.budget().is_some());
@@ -760,7 +760,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// assert!(RetryPolicy::new().without_budget().budget().is_none());
     /// ```
@@ -775,7 +775,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// assert_eq!(RetryPolicy::new().with_max_retries(5).max_retries(), 5);
     /// ```
@@ -789,7 +789,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::{ExponentialBackoff, RetryPolicy};
+    /// use gateway_error::retry::{ExponentialBackoff, RetryPolicy};
     ///
     /// assert_eq!(RetryPolicy::new().backoff(), ExponentialBackoff::default());
     /// ```
@@ -803,7 +803,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// assert_eq!(RetryPolicy::new().max_retry_after(), Duration::from_secs(30));
@@ -820,7 +820,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::new();
     /// if let Some(budget) = policy.budget() {
@@ -838,7 +838,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::RetryPolicy;
+    /// use gateway_error::retry::RetryPolicy;
     ///
     /// assert_eq!(RetryPolicy::new().with_max_retries(2).backoffs().count(), 2);
     /// ```
@@ -867,7 +867,7 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error_core::retry::{Decision, Failure, RetryPolicy, Stop};
+    /// use gateway_error::retry::{Decision, Failure, RetryPolicy, Stop};
     /// use http::Method;
     /// use std::io;
     ///
@@ -942,7 +942,7 @@ impl RetryPolicy {
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::{ExponentialBackoff, RetryPolicy};
+/// use gateway_error::retry::{ExponentialBackoff, RetryPolicy};
 /// use std::time::Duration;
 ///
 /// let policy = RetryPolicy::new()

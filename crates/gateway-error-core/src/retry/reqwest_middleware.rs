@@ -20,7 +20,7 @@ use super::{Decision, Failure, RetryPolicy};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::RetryPolicy;
+/// use gateway_error::retry::RetryPolicy;
 /// use reqwest_middleware::ClientBuilder;
 ///
 /// let client = ClientBuilder::new(reqwest::Client::new())

@@ -28,7 +28,7 @@ use super::{Budget, Decision, Failure, RetryPolicy};
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::RetryPolicy;
+/// use gateway_error::retry::RetryPolicy;
 /// use http::{Request, Response};
 /// use tower::retry::Retry;
 /// use tower::ServiceExt;
@@ -84,7 +84,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use gateway_error_core::retry::Budget;
+/// use gateway_error::retry::Budget;
 ///
 /// fn spend(budget: &impl tower::retry::budget::Budget) -> bool {
 ///     budget.withdraw()
