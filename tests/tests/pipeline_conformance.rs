@@ -605,7 +605,11 @@ mod actix_server {
         Ok(ServiceResponse::new(req, response))
     }
 
-    fn behind(probe: &Arc<Probe>, path: &str, then: Then) -> actix_web::Resource<
+    fn behind(
+        probe: &Arc<Probe>,
+        path: &str,
+        then: Then,
+    ) -> actix_web::Resource<
         impl actix_web::dev::ServiceFactory<
             ServiceRequest,
             Config = (),
@@ -712,7 +716,11 @@ mod warp_server {
         Bare,
     }
 
-    async fn pass_on(probe: Arc<Probe>, then: Then, reply: BadGateway) -> Result<Response, Rejection> {
+    async fn pass_on(
+        probe: Arc<Probe>,
+        then: Then,
+        reply: BadGateway,
+    ) -> Result<Response, Rejection> {
         let (parts, body) = reply.into_response().into_parts();
         let bytes = body
             .collect()
@@ -798,15 +806,39 @@ async fn request_id_rule(addr: SocketAddr, _probe: Arc<Probe>) {
     let policy = outer_policy();
 
     // A valid id is echoed on an error, in body and header.
-    let got = send(addr, &get, "/fail", &[("accept", PROBLEM), ("x-request-id", "client-1")]).await;
-    got.assert_is(&expected(upstream_error(), &policy, &get, PROBLEM, "client-1"));
+    let got = send(
+        addr,
+        &get,
+        "/fail",
+        &[("accept", PROBLEM), ("x-request-id", "client-1")],
+    )
+    .await;
+    got.assert_is(&expected(
+        upstream_error(),
+        &policy,
+        &get,
+        PROBLEM,
+        "client-1",
+    ));
     assert_eq!(got.request_id(), "client-1");
     got.assert_complete(&get);
 
     // HEAD: no body, GET's length, the id.
     let head = Method::HEAD;
-    let got = send(addr, &head, "/fail", &[("accept", PROBLEM), ("x-request-id", "client-2")]).await;
-    got.assert_is(&expected(upstream_error(), &policy, &head, PROBLEM, "client-2"));
+    let got = send(
+        addr,
+        &head,
+        "/fail",
+        &[("accept", PROBLEM), ("x-request-id", "client-2")],
+    )
+    .await;
+    got.assert_is(&expected(
+        upstream_error(),
+        &policy,
+        &head,
+        PROBLEM,
+        "client-2",
+    ));
     got.assert_complete(&head);
 
     // Absent or invalid: a generated id, the same in body and header.
@@ -863,9 +895,18 @@ async fn request_id_rule(addr: SocketAddr, _probe: Arc<Probe>) {
     assert_eq!(got.request_id(), HANDLER_ID);
 
     // An error's own id wins in body and header.
-    for fields in [vec![("accept", HTML), ("x-request-id", "client-7")], vec![("accept", HTML)]] {
+    for fields in [
+        vec![("accept", HTML), ("x-request-id", "client-7")],
+        vec![("accept", HTML)],
+    ] {
         let got = send(addr, &get, "/error-id", &fields).await;
-        got.assert_is(&expected(error_with_own_id(), &policy, &get, HTML, "client-7"));
+        got.assert_is(&expected(
+            error_with_own_id(),
+            &policy,
+            &get,
+            HTML,
+            "client-7",
+        ));
         assert_eq!(got.request_id(), "error-id-7");
         assert!(got.body_str().contains("error-id-7"));
     }
@@ -877,26 +918,47 @@ async fn middleware_sees_the_final_response(addr: SocketAddr, probe: Arc<Probe>)
     let get = Method::GET;
     let policy = outer_policy();
 
-    let got = send(addr, &get, "/mw/record", &[("accept", HTML), ("x-request-id", "mw-1")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/mw/record",
+        &[("accept", HTML), ("x-request-id", "mw-1")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, HTML, "mw-1"));
     got.assert_complete(&get);
     let recorded = probe.recorded();
     assert_eq!(recorded.len(), 1, "{recorded:?}");
     let seen = &recorded[0];
     assert_eq!(seen.status, got.status);
-    assert_eq!(show(&comparable(seen.fields.iter().cloned())), show(&got.compared_fields()));
+    assert_eq!(
+        show(&comparable(seen.fields.iter().cloned())),
+        show(&got.compared_fields())
+    );
     assert_eq!(String::from_utf8_lossy(&seen.body), got.body_str());
 
     // Rebuilt from status, fields and body: extensions gone, the response
     // stays the one rendered for the request.
-    let got = send(addr, &get, "/mw/rebuild", &[("accept", HTML), ("x-request-id", "mw-2")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/mw/rebuild",
+        &[("accept", HTML), ("x-request-id", "mw-2")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, HTML, "mw-2"));
     got.assert_complete(&get);
 
     // Rebuilt as (status, body): the middleware dropped every field, so no
     // Content-Type; the body is still the complete one rendered for the
     // request, with its length, and the id is echoed.
-    let got = send(addr, &get, "/mw/bare", &[("accept", PROBLEM), ("x-request-id", "mw-3")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/mw/bare",
+        &[("accept", PROBLEM), ("x-request-id", "mw-3")],
+    )
+    .await;
     let want = expected(upstream_error(), &policy, &get, PROBLEM, "mw-3");
     assert_eq!(got.status, 502);
     assert_eq!(got.body_str(), String::from_utf8_lossy(want.body()));
@@ -919,7 +981,13 @@ async fn one_event_per_error(addr: SocketAddr, probe: Arc<Probe>) {
         rendered_again: again,
     };
 
-    let got = send(addr, &get, "/fail", &[("accept", TEXT), ("x-request-id", "ev-1")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/fail",
+        &[("accept", TEXT), ("x-request-id", "ev-1")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, TEXT, "ev-1"));
     assert_eq!(probe.outer(), [seen("ev-1", "GET", false)]);
 
@@ -933,13 +1001,25 @@ async fn one_event_per_error(addr: SocketAddr, probe: Arc<Probe>) {
     assert_eq!(probe.outer().len(), 2);
 
     // Rendered in a spawned task: rendered again for the request, once.
-    let got = send(addr, &get, "/spawned", &[("accept", HTML), ("x-request-id", "ev-3")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/spawned",
+        &[("accept", HTML), ("x-request-id", "ev-3")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, HTML, "ev-3"));
     got.assert_complete(&get);
     assert_eq!(probe.outer()[2..], [seen("ev-3", "GET", true)]);
 
     // The error as the handler's response rather than its error.
-    let got = send(addr, &get, "/reply", &[("accept", HTML), ("x-request-id", "ev-4")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/reply",
+        &[("accept", HTML), ("x-request-id", "ev-4")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, HTML, "ev-4"));
     assert_eq!(probe.outer()[3..], [seen("ev-4", "GET", false)]);
 
@@ -960,7 +1040,13 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     let get = Method::GET;
     let policy = inner_policy();
 
-    let got = send(addr, &get, "/nested/fail", &[("accept", TEXT), ("x-request-id", "nest-1")]).await;
+    let got = send(
+        addr,
+        &get,
+        "/nested/fail",
+        &[("accept", TEXT), ("x-request-id", "nest-1")],
+    )
+    .await;
     got.assert_is(&expected(upstream_error(), &policy, &get, TEXT, "nest-1"));
     assert_eq!(got.one("proxy-status"), "inner;error=connection_refused");
     assert_eq!(got.request_id(), "nest-1");
@@ -969,7 +1055,10 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     assert_eq!(reported.len(), 1, "{reported:?}");
     assert_eq!(reported[0].request_id, "nest-1");
     assert!(!reported[0].rendered_again, "{reported:?}");
-    assert!(probe.inner().is_empty(), "the inner adapter reports nothing");
+    assert!(
+        probe.inner().is_empty(),
+        "the inner adapter reports nothing"
+    );
 
     // A generated id: one, the outer's, in body and header.
     let got = send(addr, &get, "/nested/fail", &[("accept", TEXT)]).await;
@@ -979,7 +1068,10 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     let reported = probe.outer();
     assert_eq!(reported.len(), 2, "{reported:?}");
     assert_eq!(reported[1].request_id, id);
-    assert!(probe.inner().is_empty(), "the inner adapter reports nothing");
+    assert!(
+        probe.inner().is_empty(),
+        "the inner adapter reports nothing"
+    );
 
     // The handler inside reads the one id.
     for fields in [vec![], vec![("x-request-id", "bad id")]] {
@@ -1048,7 +1140,13 @@ per_framework!(
 async fn warp_with_header_between_handler_and_handle() {
     run(Framework::Warp, |addr, probe| async move {
         let get = Method::GET;
-        let got = send(addr, &get, "/mw/header", &[("accept", HTML), ("x-request-id", "wh-1")]).await;
+        let got = send(
+            addr,
+            &get,
+            "/mw/header",
+            &[("accept", HTML), ("x-request-id", "wh-1")],
+        )
+        .await;
         let mut want = expected(upstream_error(), &outer_policy(), &get, HTML, "wh-1");
         want.headers_mut()
             .insert("x-middleware", HeaderValue::from_static("seen"));

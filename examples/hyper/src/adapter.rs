@@ -61,7 +61,8 @@ impl<H> GatewayErrors<H> {
 }
 
 /// The boxed response future of [`GatewayErrors`].
-type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send>>;
 
 impl<H, B, F> hyper::service::Service<Request<B>> for GatewayErrors<H>
 where

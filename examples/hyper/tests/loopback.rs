@@ -75,12 +75,22 @@ async fn the_adapter_answers_with_the_renderers_bytes() {
     let want = expected(&Method::GET, "text/html", "req-1");
     assert_eq!(got, want);
     assert_eq!(got.0, 502);
-    assert!(want.1.contains(&("content-type".into(), "text/html; charset=utf-8".into())));
-    assert!(want.1.contains(&("proxy-status".into(), "edge;error=connection_refused".into())));
+    assert!(
+        want.1
+            .contains(&("content-type".into(), "text/html; charset=utf-8".into()))
+    );
+    assert!(want.1.contains(&(
+        "proxy-status".into(),
+        "edge;error=connection_refused".into()
+    )));
     assert!(want.1.contains(&("x-request-id".into(), "req-1".into())));
 
     // HEAD: GET's fields and length, no body.
-    let got = send(addr, "HEAD /products/7 HTTP/1.1\r\naccept: text/html\r\nx-request-id: req-2").await;
+    let got = send(
+        addr,
+        "HEAD /products/7 HTTP/1.1\r\naccept: text/html\r\nx-request-id: req-2",
+    )
+    .await;
     let get = expected(&Method::GET, "text/html", "req-2");
     assert_eq!(got, expected(&Method::HEAD, "text/html", "req-2"));
     assert_eq!((got.0, &got.1, got.2.as_str()), (502, &get.1, ""));
@@ -100,7 +110,10 @@ async fn the_adapter_answers_with_the_renderers_bytes() {
     let got = send(addr, "GET /health HTTP/1.1\r\nx-request-id: req-3").await;
     let fields = vec![
         ("content-length".to_owned(), "2".to_owned()),
-        ("content-type".to_owned(), "text/plain; charset=utf-8".to_owned()),
+        (
+            "content-type".to_owned(),
+            "text/plain; charset=utf-8".to_owned(),
+        ),
         ("x-request-id".to_owned(), "req-3".to_owned()),
     ];
     assert_eq!(got, (200, fields, "ok".to_owned()));
