@@ -1086,10 +1086,9 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     assert!(probe.inner().is_empty());
 }
 
-/// The four checks, one test each per framework; a warp test may carry the
-/// bug it shows (`#[ignore]` until the bug is fixed).
+/// The four checks, one test each per framework.
 macro_rules! per_framework {
-    ($check:ident $(, warp_bug = $bug:literal)?) => {
+    ($check:ident) => {
         mod $check {
             use super::{Framework, run};
 
@@ -1104,7 +1103,6 @@ macro_rules! per_framework {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            $(#[ignore = $bug])?
             async fn warp() {
                 run(Framework::Warp, super::$check).await;
             }
@@ -1113,30 +1111,13 @@ macro_rules! per_framework {
 }
 
 per_framework!(request_id_rule);
-per_framework!(
-    middleware_sees_the_final_response,
-    warp_bug = "bug: warp `handle` does not poll the routes with the request's context current: \
-        a filter between handler and `handle` that makes the error a response sees the default \
-        JSON rendering (no id, no Proxy-Status), not what the client gets"
-);
-per_framework!(
-    one_event_per_error,
-    warp_bug = "bug: warp `handle`'s log filter calls `into_response` outside the request's \
-        context: an error returned as a reply (and one made a response by a filter in \
-        between) is rendered twice, `rendered_again()` is true"
-);
-per_framework!(
-    nested_adapters,
-    warp_bug = "bug: a warp `handle` inside `handle` is not nested (no context is current when \
-        it captures): the outer policy renders again (`proxy-status: outer`), both report \
-        (two events, the outer one `rendered_again`)"
-);
+per_framework!(middleware_sees_the_final_response);
+per_framework!(one_event_per_error);
+per_framework!(nested_adapters);
 
 /// warp: a wrapper that does not read the body (`with_header`) between
 /// handler and `handle` keeps the response complete and adds its field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: warp `handle`'s log filter calls `into_response` outside the request's context: \
-    the reply renders for the default context and is rendered again (`rendered_again()` true)"]
 async fn warp_with_header_between_handler_and_handle() {
     run(Framework::Warp, |addr, probe| async move {
         let get = Method::GET;
@@ -1161,9 +1142,6 @@ async fn warp_with_header_between_handler_and_handle() {
 /// warp: a `handle` nested as one alternative of `.or` leaves the other
 /// alternatives' rejections to the outer `handle`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: warp `handle` answers a not-found rejection with a 404 reply, so a nested \
-    `handle` placed after `.or` swallows the rejections of the routes before it: GET /fail \
-    gets 404 instead of the outer 502"]
 async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
     use warp::Filter as _;
 

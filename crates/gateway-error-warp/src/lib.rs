@@ -316,7 +316,7 @@ impl Handle {
             let handle = Arc::clone(&handle);
             warp::method().and(warp::header::headers_cloned()).map(
                 move |method: Method, headers: HeaderMap| {
-                    Registration::new(handle.pipeline.capture(&method, &headers))
+                    Registration::begin(&handle.pipeline, &method, &headers)
                 },
             )
         };
@@ -350,6 +350,9 @@ impl Handle {
             Ok(reply) => ctx.in_scope(|| reply.into_response()),
             Err((rejection, status)) => match self.find_in(&rejection) {
                 Some(error) => ctx.error_response(error).into_response(),
+                // Inside another `handle`, a 404 stays a rejection, so that
+                // warp's `or` tries the routes after this one.
+                None if rejection.is_not_found() && ctx.is_nested() => return Err(rejection),
                 None if rejection.is_not_found() => {
                     // warp's own answer to a 404, with the request id.
                     let mut response = Response::default();
@@ -436,7 +439,7 @@ impl std::error::Error for UnhandledRejection {}
 pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + Clone {
     warp::header::headers_cloned().and_then(|headers: HeaderMap| {
         ready(
-            registry::lookup()
+            RequestContext::current()
                 .or_else(|| {
                     // Outside a task: the request's own valid id is the
                     // one `handle` echoes.

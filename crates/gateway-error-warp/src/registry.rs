@@ -1,52 +1,28 @@
-//! The request contexts `handle` keeps for the [`request_id`](crate::request_id)
-//! filter: warp gives filters no request-local state, so they are kept by
-//! the tokio task serving the request, from the start of `handle` until the
-//! response is made (or the request is dropped).
+//! The request's context for the routes `handle` wraps: warp gives an
+//! adapter no hook around each poll of the request's future, so `handle`
+//! binds the context to the tokio task serving the request (one per
+//! connection for HTTP/1, one per stream for HTTP/2) from the start of
+//! `handle` until the response is made or the request is dropped.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use gateway_error_core::pipeline::{Pipeline, RequestContext, TaskBinding};
+use http::{HeaderMap, Method};
 
-use gateway_error_core::pipeline::RequestContext;
-use tokio::task::Id;
-
-static CONTEXTS: LazyLock<Mutex<HashMap<Id, RequestContext>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// A request's context, kept under its task's id while this lives.
+/// A request's context, current in its task while this lives.
 pub(crate) struct Registration {
     ctx: RequestContext,
-    task: Option<Id>,
+    _binding: TaskBinding,
 }
 
 impl Registration {
-    pub(crate) fn new(ctx: RequestContext) -> Self {
-        let task = tokio::task::try_id();
-        if let Some(task) = task {
-            contexts().insert(task, ctx.clone());
-        }
-        Self { ctx, task }
+    /// Captures the request's context (nested inside another `handle`'s,
+    /// which is current then) and binds it to the task.
+    pub(crate) fn begin(pipeline: &Pipeline, method: &Method, headers: &HeaderMap) -> Self {
+        let ctx = pipeline.capture(method, headers);
+        let _binding = ctx.bind_to_task();
+        Self { ctx, _binding }
     }
 
     pub(crate) fn context(&self) -> &RequestContext {
         &self.ctx
     }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if let Some(task) = self.task {
-            contexts().remove(&task);
-        }
-    }
-}
-
-/// The context of the request the current task serves, if `handle` runs it.
-pub(crate) fn lookup() -> Option<RequestContext> {
-    let task = tokio::task::try_id()?;
-    contexts().get(&task).cloned()
-}
-
-fn contexts() -> std::sync::MutexGuard<'static, HashMap<Id, RequestContext>> {
-    // The map holds no invariant a panic could break.
-    CONTEXTS.lock().unwrap_or_else(PoisonError::into_inner)
 }

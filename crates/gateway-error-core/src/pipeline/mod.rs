@@ -68,6 +68,8 @@
 
 mod current;
 mod observe;
+#[cfg(feature = "tokio")]
+mod task;
 
 use std::fmt;
 use std::sync::Arc;
@@ -79,6 +81,9 @@ use http::{HeaderMap, HeaderValue, Method, Response, response};
 
 pub use current::Instrumented;
 pub use observe::{ErrorEvent, OnError};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use task::TaskBinding;
 
 use crate::context::{Policy, RenderContext, X_REQUEST_ID};
 use crate::error::GatewayError;
@@ -601,8 +606,9 @@ pub enum Action {
 impl RequestContext {
     /// The context the current thread is polling inside (see
     /// [`in_scope`](Self::in_scope) and [`instrument`](Self::instrument)),
-    /// as `tracing`'s `Span::current`. `None` outside any adapter, and in
-    /// a task the handler spawned.
+    /// as `tracing`'s `Span::current`, or with feature `tokio` the one bound
+    /// to the current task (see `bind_to_task`). `None` outside any
+    /// adapter, and in a task the handler spawned.
     ///
     /// # Examples
     ///
@@ -613,7 +619,26 @@ impl RequestContext {
     /// ```
     #[must_use]
     pub fn current() -> Option<Self> {
-        current::get()
+        let current = current::get();
+        #[cfg(feature = "tokio")]
+        let current = current.or_else(task::lookup);
+        current
+    }
+
+    /// Makes this context current in the tokio task running this call,
+    /// until the returned binding is dropped: for frameworks that give an
+    /// adapter no hook around each poll (warp), so that the request's
+    /// errors render for it wherever the task makes them responses. A task
+    /// already bound keeps its context (an outer adapter's). Outside a
+    /// tokio task it binds nothing.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskBinding`].
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub fn bind_to_task(&self) -> TaskBinding {
+        task::bind(self)
     }
 
     /// Runs `f` with this context current, restoring the previous one
