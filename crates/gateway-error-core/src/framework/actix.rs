@@ -176,13 +176,28 @@ pub fn headers_from_http(headers: &http::HeaderMap, out: &mut HeaderMap) {
     out.clear();
     out.reserve(headers.len());
     for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        let name =
+            known_name(name).map_or_else(|| HeaderName::from_bytes(name.as_str().as_bytes()), Ok);
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::from_bytes(value.as_bytes())) {
             out.append(name, value);
         }
     }
+}
+
+/// The renderer's field names as actix-web's, without parsing them again.
+fn known_name(name: &http::HeaderName) -> Option<HeaderName> {
+    use actix_web::http::header;
+    Some(match name.as_str() {
+        "content-type" => header::CONTENT_TYPE,
+        "content-length" => header::CONTENT_LENGTH,
+        "cache-control" => header::CACHE_CONTROL,
+        "vary" => header::VARY,
+        "x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
+        "retry-after" => header::RETRY_AFTER,
+        "proxy-status" => HeaderName::from_static("proxy-status"),
+        "x-request-id" => HeaderName::from_static("x-request-id"),
+        _ => return None,
+    })
 }
 
 /// The body of a HEAD response: no bytes, but GET's size. actix-web writes

@@ -497,10 +497,19 @@ impl Rendered {
                 _ => {}
             }
         }
-        let digits = self.content_length.to_string();
-        length == Some(digits.as_bytes())
+        length.and_then(decimal) == Some(self.content_length)
             && content_type == Some(self.format.content_type().as_bytes())
     }
+}
+
+/// A `Content-Length` value: 1 to 19 ASCII digits (no sign, no spaces).
+fn decimal(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 /// A request's context, captured once by an adapter (see
@@ -1015,7 +1024,10 @@ impl RequestContext {
         Rendered {
             root: self.0.root,
             format: self.0.format,
-            content_length: content_length(headers).unwrap_or_default(),
+            content_length: headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| decimal(v.as_bytes()))
+                .unwrap_or_default(),
         }
     }
 

@@ -199,3 +199,29 @@ fn quiet_pipelines_still_call_observers() {
     let _ = ctx.finish(ctx.error_response(BadGateway::new().into()));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_head_changed_after_rendering_is_rendered_again() {
+    let ctx = Pipeline::default().capture_parts(Method::GET, Format::Json, Some(b"req-6"));
+    let fresh = || ctx.in_scope(|| respond(BadGateway::new().into()));
+    assert!(matches!(ctx.finish(fresh()), Finished::Kept(_)));
+    for (name, value) in [
+        (CONTENT_LENGTH, "999"),
+        (CONTENT_LENGTH, "+1"),
+        (CONTENT_TYPE, "text/plain"),
+        (ETAG, "\"v2\""),
+    ] {
+        let mut response = fresh();
+        response
+            .headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+        let Finished::Rendered(response) = ctx.finish(response) else {
+            panic!("kept a response whose {name} changed")
+        };
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            response.headers()[CONTENT_LENGTH],
+            response.body().len().to_string()
+        );
+    }
+}
