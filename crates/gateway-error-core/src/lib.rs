@@ -4,8 +4,27 @@
 //! ([`BadGateway`], [`GatewayTimeout`], [`ServiceUnavailable`],
 //! [`InternalServerError`] and the [`GatewayError`] enum), the RFC 9209
 //! registry ([`ProxyError`]), [`RetryAfter`], `Accept` negotiation
-//! ([`Format`]), the renderer ([`render`]) and client-side [`parse`].
+//! ([`Format`]), the renderer ([`render`]), the [`pipeline`] every
+//! framework adapter runs, client-side [`parse`] and a [`retry`] policy.
 //! Most users depend on the `gateway-error` facade instead.
+//!
+//! # How a response is made
+//!
+//! ```text
+//! request -> adapter (axum layer | actix-web middleware | warp handle): translation only
+//!         -> pipeline::Pipeline::capture: format from Accept, method, request id, policy
+//!            handler Err(BadGateway) -> IntoResponse / ResponseError / Reply
+//!                                    -> pipeline::respond: rendered for the current context
+//!         -> RequestContext::finish: render again only if rendered elsewhere,
+//!            drop stale framing, echo the request id, report once -> client
+//! client  -> parse(status, headers, body) -> GatewayError -> retry::RetryPolicy
+//! ```
+//!
+//! One renderer decides every status, header and body byte; one table (the
+//! RFC 9209 registry) decides each kind's name, recommended status and
+//! whether the request may have reached the upstream; classification
+//! ([`GatewayError::from_upstream_error`]) decides from types, never from
+//! text.
 //!
 //! # Examples
 //!
