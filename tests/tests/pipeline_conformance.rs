@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway_error::pipeline::ErrorEvent;
+use gateway_error::pipeline::{ErrorEvent, Pipeline};
 use gateway_error::{BadGateway, GatewayError, Policy, ProxyError, RenderContext, render};
 use http::{HeaderValue, Method, Response};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -463,7 +463,9 @@ mod axum_server {
         let inner = Router::new()
             .route("/fail", get(fail))
             .route("/whoami", get(whoami))
-            .layer(GatewayErrorLayer::new(inner_policy()).on_error(observer(probe, Side::Inner)));
+            .layer(GatewayErrorLayer::new(
+                Pipeline::new(inner_policy()).on_error(observer(probe, Side::Inner)),
+            ));
         Router::new()
             .route("/fail", get(fail))
             .route("/ok", get(|| async { "ok" }))
@@ -494,7 +496,9 @@ mod axum_server {
                     .layer(map_response(bare)),
             )
             .nest("/nested", inner)
-            .layer(GatewayErrorLayer::new(outer_policy()).on_error(observer(probe, Side::Outer)))
+            .layer(GatewayErrorLayer::new(
+                Pipeline::new(outer_policy()).on_error(observer(probe, Side::Outer)),
+            ))
     }
 }
 
@@ -640,11 +644,15 @@ mod actix_server {
         >,
     > {
         let inner = web::scope("/nested")
-            .wrap(GatewayErrors::new(inner_policy()).on_error(observer(&probe, Side::Inner)))
+            .wrap(GatewayErrors::new(
+                Pipeline::new(inner_policy()).on_error(observer(&probe, Side::Inner)),
+            ))
             .service(web::resource("/fail").to(fail))
             .service(web::resource("/whoami").to(whoami));
         App::new()
-            .wrap(GatewayErrors::new(outer_policy()).on_error(observer(&probe, Side::Outer)))
+            .wrap(GatewayErrors::new(
+                Pipeline::new(outer_policy()).on_error(observer(&probe, Side::Outer)),
+            ))
             .service(web::resource("/fail").to(fail))
             .service(web::resource("/ok").to(|| async { "ok" }))
             .service(web::resource("/whoami").to(whoami))
@@ -770,9 +778,9 @@ mod warp_server {
         let whoami = warp::path!("whoami")
             .and(request_id())
             .map(|id: RequestId| id.to_string());
-        let inner = Handle::new(inner_policy())
-            .on_error(observer(probe, Side::Inner))
-            .wrap(warp::path!("fail").and_then(fail).or(whoami.clone()));
+        let inner =
+            Handle::new(Pipeline::new(inner_policy()).on_error(observer(probe, Side::Inner)))
+                .wrap(warp::path!("fail").and_then(fail).or(whoami.clone()));
         let routes = warp::path!("fail")
             .and_then(fail)
             .or(warp::path!("ok").map(|| "ok"))
@@ -791,8 +799,7 @@ mod warp_server {
                 .map(|reply| warp::reply::with_header(reply, "x-middleware", "seen")))
             // Under its prefix: a `handle` answers every request it sees.
             .or(warp::path("nested").and(inner));
-        Handle::new(outer_policy())
-            .on_error(observer(probe, Side::Outer))
+        Handle::new(Pipeline::new(outer_policy()).on_error(observer(probe, Side::Outer)))
             .wrap(routes)
     }
 }

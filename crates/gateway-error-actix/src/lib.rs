@@ -92,7 +92,7 @@ use actix_web::Error;
 use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use gateway_error_core::Policy;
-use gateway_error_core::pipeline::{OnError, Pipeline};
+use gateway_error_core::pipeline::Pipeline;
 
 use crate::service::GatewayErrorsService;
 
@@ -128,76 +128,33 @@ pub struct GatewayErrors {
 }
 
 impl GatewayErrors {
-    /// Middleware rendering with `policy`. [`Default`] uses the default
-    /// policy: no `Proxy-Status`, upstream names hidden.
+    /// Middleware running `pipeline`: a [`Policy`] (rendering under it, the
+    /// `tracing` event on), or a configured [`Pipeline`] (with
+    /// [`on_error`](Pipeline::on_error) observers, or
+    /// [`with_tracing(false)`](Pipeline::with_tracing)).
     ///
     /// # Examples
     ///
     /// ```
     /// use gateway_error::actix::GatewayErrors;
+    /// use gateway_error::pipeline::{ErrorEvent, Pipeline};
     /// use gateway_error::Policy;
     ///
-    /// let policy = Policy::new()
-    ///     .with_proxy_name("edge")
-    ///     .with_problem_type_base("https://errors.example.com/");
-    /// let middleware = GatewayErrors::new(policy);
-    /// # let _ = middleware;
+    /// let plain = GatewayErrors::new(Policy::new().with_upstream_names(true));
+    /// assert!(plain.policy().shows_upstream_names());
+    ///
+    /// let observed = GatewayErrors::new(
+    ///     Pipeline::new(Policy::new())
+    ///         .with_tracing(false)
+    ///         .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type())),
+    /// );
+    /// # let _ = observed;
     /// ```
     #[must_use]
-    pub fn new(policy: Policy) -> Self {
-        Self::from_pipeline(Pipeline::new(policy))
-    }
-
-    /// Middleware running a configured [`Pipeline`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::actix::GatewayErrors;
-    /// use gateway_error::pipeline::Pipeline;
-    /// use gateway_error::Policy;
-    ///
-    /// let middleware = GatewayErrors::from_pipeline(Pipeline::new(Policy::new()).with_tracing(false));
-    /// # let _ = middleware;
-    /// ```
-    #[must_use]
-    pub fn from_pipeline(pipeline: Pipeline) -> Self {
-        Self { pipeline }
-    }
-
-    /// Turns the `tracing` event for each error on or off (see
-    /// [`Pipeline::with_tracing`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::actix::GatewayErrors;
-    ///
-    /// let quiet = GatewayErrors::default().with_tracing(false);
-    /// # let _ = quiet;
-    /// ```
-    #[must_use]
-    pub fn with_tracing(mut self, on: bool) -> Self {
-        self.pipeline = self.pipeline.with_tracing(on);
-        self
-    }
-
-    /// Adds an observer called once per error (see [`Pipeline::on_error`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::actix::GatewayErrors;
-    /// use gateway_error::pipeline::ErrorEvent;
-    ///
-    /// let middleware = GatewayErrors::default()
-    ///     .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type()));
-    /// # let _ = middleware;
-    /// ```
-    #[must_use]
-    pub fn on_error(mut self, observer: impl OnError) -> Self {
-        self.pipeline = self.pipeline.on_error(observer);
-        self
+    pub fn new(pipeline: impl Into<Pipeline>) -> Self {
+        Self {
+            pipeline: pipeline.into(),
+        }
     }
 
     /// The policy the middleware renders under.

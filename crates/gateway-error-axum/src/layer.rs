@@ -8,7 +8,7 @@ use axum_core::BoxError;
 use axum_core::body::Body;
 use bytes::Bytes;
 use gateway_error_core::Policy;
-use gateway_error_core::pipeline::{Instrumented, OnError, Pipeline};
+use gateway_error_core::pipeline::{Instrumented, Pipeline};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -32,7 +32,7 @@ use tower_service::Service;
 /// [`RequestId`](gateway_error_core::pipeline::RequestId), and every
 /// response echoes it unless the handler set its own. Each error is
 /// reported once (a `tracing` event with OpenTelemetry field names, and
-/// your [`OnError`] observers), even with layers nested.
+/// your [`OnError`](gateway_error_core::pipeline::OnError) observers), even with layers nested.
 ///
 /// Add it last, so that it wraps everything that may produce a gateway
 /// error (routes, fallbacks, [`handle_error`](crate::handle_error)).
@@ -58,72 +58,33 @@ pub struct GatewayErrorLayer {
 }
 
 impl GatewayErrorLayer {
-    /// A layer rendering under `policy`.
+    /// A layer running `pipeline`: a [`Policy`] (rendering under it, the
+    /// `tracing` event on), or a configured [`Pipeline`] (with
+    /// [`on_error`](Pipeline::on_error) observers, or
+    /// [`with_tracing(false)`](Pipeline::with_tracing)).
     ///
     /// # Examples
     ///
     /// ```
     /// use gateway_error::axum::GatewayErrorLayer;
+    /// use gateway_error::pipeline::{ErrorEvent, Pipeline};
     /// use gateway_error::Policy;
     ///
-    /// let layer = GatewayErrorLayer::new(Policy::new().with_upstream_names(true));
-    /// assert!(layer.policy().shows_upstream_names());
+    /// let plain = GatewayErrorLayer::new(Policy::new().with_upstream_names(true));
+    /// assert!(plain.policy().shows_upstream_names());
+    ///
+    /// let observed = GatewayErrorLayer::new(
+    ///     Pipeline::new(Policy::new())
+    ///         .with_tracing(false)
+    ///         .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type())),
+    /// );
+    /// # let _ = observed;
     /// ```
     #[must_use]
-    pub fn new(policy: Policy) -> Self {
-        Self::from_pipeline(Pipeline::new(policy))
-    }
-
-    /// A layer running a configured [`Pipeline`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::axum::GatewayErrorLayer;
-    /// use gateway_error::pipeline::Pipeline;
-    /// use gateway_error::Policy;
-    ///
-    /// let layer = GatewayErrorLayer::from_pipeline(Pipeline::new(Policy::new()).with_tracing(false));
-    /// # let _ = layer;
-    /// ```
-    #[must_use]
-    pub fn from_pipeline(pipeline: Pipeline) -> Self {
-        Self { pipeline }
-    }
-
-    /// Turns the `tracing` event for each error on or off (see
-    /// [`Pipeline::with_tracing`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::axum::GatewayErrorLayer;
-    ///
-    /// let quiet = GatewayErrorLayer::default().with_tracing(false);
-    /// # let _ = quiet;
-    /// ```
-    #[must_use]
-    pub fn with_tracing(mut self, on: bool) -> Self {
-        self.pipeline = self.pipeline.with_tracing(on);
-        self
-    }
-
-    /// Adds an observer called once per error (see [`Pipeline::on_error`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::axum::GatewayErrorLayer;
-    /// use gateway_error::pipeline::ErrorEvent;
-    ///
-    /// let layer = GatewayErrorLayer::default()
-    ///     .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type()));
-    /// # let _ = layer;
-    /// ```
-    #[must_use]
-    pub fn on_error(mut self, observer: impl OnError) -> Self {
-        self.pipeline = self.pipeline.on_error(observer);
-        self
+    pub fn new(pipeline: impl Into<Pipeline>) -> Self {
+        Self {
+            pipeline: pipeline.into(),
+        }
     }
 
     /// The policy the layer renders under.

@@ -80,7 +80,7 @@ mod registry;
 use std::future::ready;
 use std::sync::Arc;
 
-use gateway_error_core::pipeline::{Finished, OnError, Pipeline, RequestContext, RequestId};
+use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext, RequestId};
 use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
     ServiceUnavailable, render,
@@ -191,38 +191,32 @@ impl std::fmt::Debug for Handle {
 }
 
 impl Handle {
-    /// Rendering under `policy`.
+    /// Rendering running `pipeline`: a [`Policy`] (rendering under it, the
+    /// `tracing` event on), or a configured [`Pipeline`] (with
+    /// [`on_error`](Pipeline::on_error) observers, or
+    /// [`with_tracing(false)`](Pipeline::with_tracing)).
     ///
     /// # Examples
     ///
     /// ```
     /// use gateway_error::warp::Handle;
+    /// use gateway_error::pipeline::{ErrorEvent, Pipeline};
     /// use gateway_error::Policy;
     ///
-    /// let handle = Handle::new(Policy::new().with_proxy_name("bff"));
-    /// # let _ = handle;
+    /// let plain = Handle::new(Policy::new().with_upstream_names(true));
+    /// assert!(plain.policy().shows_upstream_names());
+    ///
+    /// let observed = Handle::new(
+    ///     Pipeline::new(Policy::new())
+    ///         .with_tracing(false)
+    ///         .on_error(|event: &ErrorEvent<'_>| println!("{} {}", event.status(), event.error_type())),
+    /// );
+    /// # let _ = observed;
     /// ```
     #[must_use]
-    pub fn new(policy: Policy) -> Self {
-        Self::from_pipeline(Pipeline::new(policy))
-    }
-
-    /// Running a configured [`Pipeline`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use gateway_error::warp::Handle;
-    /// use gateway_error::Policy;
-    ///
-    /// let handle = Handle::from_pipeline(Pipeline::new(Policy::new()).with_tracing(false));
-    /// # let _ = handle;
-    /// ```
-    #[must_use]
-    pub fn from_pipeline(pipeline: Pipeline) -> Self {
+    pub fn new(pipeline: impl Into<Pipeline>) -> Self {
         Self {
-            pipeline,
+            pipeline: pipeline.into(),
             finders: Vec::new(),
         }
     }
@@ -255,40 +249,6 @@ impl Handle {
         self.finders.push(Arc::new(move |rejection: &Rejection| {
             rejection.find::<E>().and_then(&f)
         }));
-        self
-    }
-
-    /// Adds an observer called once per error (see [`Pipeline::on_error`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::ErrorEvent;
-    /// use gateway_error::warp::Handle;
-    ///
-    /// let handle = Handle::default().on_error(|event: &ErrorEvent<'_>| println!("{}", event.error_type()));
-    /// # let _ = handle;
-    /// ```
-    #[must_use]
-    pub fn on_error(mut self, observer: impl OnError) -> Self {
-        self.pipeline = self.pipeline.on_error(observer);
-        self
-    }
-
-    /// Turns the `tracing` event for each error on or off (see
-    /// [`Pipeline::with_tracing`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::warp::Handle;
-    ///
-    /// let quiet = Handle::default().with_tracing(false);
-    /// # let _ = quiet;
-    /// ```
-    #[must_use]
-    pub fn with_tracing(mut self, on: bool) -> Self {
-        self.pipeline = self.pipeline.with_tracing(on);
         self
     }
 

@@ -333,6 +333,25 @@ impl Pipeline {
     }
 }
 
+/// A pipeline rendering under the policy, as [`Pipeline::new`]: what the
+/// adapters' constructors take, so that `new(policy)` and
+/// `new(Pipeline::new(policy).on_error(..))` both read naturally.
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::pipeline::Pipeline;
+/// use gateway_error::Policy;
+///
+/// let pipeline = Pipeline::from(Policy::new().with_proxy_name("bff"));
+/// assert_eq!(pipeline.policy().proxy_name(), Some("bff"));
+/// ```
+impl From<Policy> for Pipeline {
+    fn from(policy: Policy) -> Self {
+        Self::new(policy)
+    }
+}
+
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
