@@ -1,69 +1,158 @@
-//! gateway-error with actix-web 4: a BFF whose upstreams fail, on
-//! 127.0.0.1:3001 (or the port given as the first argument).
+//! gateway-error with actix-web 4: a BFF whose handlers call a product
+//! service and a review service with reqwest.
 //!
 //! ```sh
-//! cargo run -p example-actix
-//! curl -i -H 'accept: text/html' http://127.0.0.1:3001/products/7
-//! curl -i -X POST http://127.0.0.1:3001/prices/7
-//! curl -i -H 'accept: application/problem+json' http://127.0.0.1:3001/search
+//! cargo run -p example-actix                              # a self-check: three requests, then exit
+//! cargo run -p example-actix -- --serve 127.0.0.1:3001    # keeps running
+//!
+//! curl -i http://127.0.0.1:3001/products/7      # 200, the product as JSON
+//! curl -i http://127.0.0.1:3001/products/503    # 503 with Retry-After: 30, as the upstream said
+//! curl -i http://127.0.0.1:3001/reviews/7       # 502 connection_refused: nothing listens there
 //! ```
 //!
-//! `/products/{id}` answers 502 (the product service refused the
-//! connection), `/prices/{id}` 504 (pricing timed out: retryable for GET,
-//! not for POST), `/search` 503 with `Retry-After: 30`. Each answers HEAD
-//! too (`curl -I`): actix-web's `web::get()` routes do not.
+//! The upstreams run in this process (see `selfcheck.rs`).
 
+mod selfcheck;
+
+use std::error::Error;
 use std::io;
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use actix_web::{App, HttpServer, Route, guard, web};
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
 use gateway_error::actix::GatewayErrors;
-use gateway_error::{BadGateway, GatewayTimeout, Policy, ProxyError, ServiceUnavailable};
+use gateway_error::{GatewayError, Policy, ResponseExt, ResultExt};
+use serde::{Deserialize, Serialize};
 
-/// The product service's client; the service is down.
-async fn fetch_product(_id: u32) -> io::Result<String> {
-    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+/// What the product service answers, and what this BFF passes on.
+#[derive(Serialize, Deserialize)]
+struct Product {
+    id: u32,
+    name: String,
 }
 
-async fn product(id: web::Path<u32>) -> Result<String, BadGateway> {
-    let product = fetch_product(*id).await.map_err(|e| {
-        BadGateway::upstream("product-service")
-            .with_kind(ProxyError::ConnectionRefused)
-            .with_source(e)
-    })?;
-    Ok(product)
+/// The HTTP client and where the upstreams live.
+struct Upstreams {
+    client: reqwest::Client,
+    products: String,
+    reviews: String,
 }
 
-async fn prices(_id: web::Path<u32>) -> Result<String, GatewayTimeout> {
-    Err(GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout))
+/// `GET /products/{id}`: the product service's answer, or the gateway error
+/// that says how it failed.
+async fn product(
+    up: web::Data<Upstreams>,
+    id: web::Path<u32>,
+) -> Result<web::Json<Product>, GatewayError> {
+    let product = up
+        .client
+        .get(format!("{}/products/{id}", up.products))
+        .send()
+        .await
+        .upstream("product-service")? // refused, reset, timed out: 502 or 504
+        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 with its Retry-After
+        .json()
+        .await
+        .upstream("product-service")?; // a broken body: 502
+    Ok(web::Json(product))
 }
 
-async fn search() -> Result<String, ServiceUnavailable> {
-    Err(ServiceUnavailable::upstream("search").with_retry_after(Duration::from_secs(30)))
+/// `GET /reviews/{id}`: the same, from the review service.
+async fn reviews(
+    up: web::Data<Upstreams>,
+    id: web::Path<u32>,
+) -> Result<web::Json<Vec<String>>, GatewayError> {
+    let reviews = up
+        .client
+        .get(format!("{}/reviews/{id}", up.reviews))
+        .send()
+        .await
+        .upstream("review-service")?
+        .error_for_upstream_status("review-service")?
+        .json()
+        .await
+        .upstream("review-service")?;
+    Ok(web::Json(reviews))
 }
 
-/// A route for GET and HEAD.
-fn get() -> Route {
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+/// Starts the upstreams, then the BFF on `addr`: its routes, and the
+/// middleware that renders every gateway error for its request (format from
+/// `Accept`, HEAD, request id, retry-safety, and `Proxy-Status` under this
+/// gateway's name). Returns where the BFF listens and its server.
+fn start(addr: SocketAddr) -> io::Result<(SocketAddr, Server)> {
+    let upstreams = web::Data::new(Upstreams {
+        client: reqwest::Client::new(),
+        products: selfcheck::product_service()?,
+        reviews: selfcheck::closed_port()?,
+    });
+    let errors = GatewayErrors::new(Policy::new().with_proxy_name("example-bff"));
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(errors.clone())
+            .app_data(upstreams.clone())
+            .route("/products/{id}", web::get().to(product))
+            .route("/reviews/{id}", web::get().to(reviews))
+    })
+    .workers(1)
+    .bind(addr)?;
+    let addr = server.addrs()[0];
+    Ok((addr, server.run()))
 }
 
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(port) => port.parse()?,
-        None => 3001,
-    };
-    let errors = GatewayErrors::new(Policy::new().with_proxy_name("example-bff"));
-    println!("listening on http://127.0.0.1:{port}");
-    HttpServer::new(move || {
-        App::new()
-            .wrap(errors.clone())
-            .route("/products/{id}", get().to(product))
-            .route("/prices/{id}", web::route().to(prices))
-            .route("/search", get().to(search))
-    })
-    .bind(("127.0.0.1", port))?
-    .run()
-    .await?;
+async fn main() -> Result<(), Box<dyn Error>> {
+    let serve = selfcheck::serve_addr(std::env::args().skip(1))?;
+    let (addr, server) = start(serve.unwrap_or(selfcheck::ANY_PORT))?;
+    if serve.is_some() {
+        println!("listening on http://{addr}");
+        server.await?;
+    } else {
+        actix_web::rt::spawn(server);
+        for answer in selfcheck::run(&format!("http://{addr}")).await? {
+            println!("{answer}");
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn the_self_check_gets_a_product_a_503_and_a_502() -> Result<(), Box<dyn Error>> {
+        let (addr, server) = start(selfcheck::ANY_PORT)?;
+        actix_web::rt::spawn(server);
+        let answers = selfcheck::run(&format!("http://{addr}")).await?;
+        let [ok, unavailable, refused] = &answers[..] else {
+            panic!("three answers");
+        };
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.headers["content-type"], "application/json");
+        assert_eq!(ok.body, r#"{"id":7,"name":"Product 7"}"#);
+        assert!(ok.headers.contains_key("x-request-id"));
+
+        assert_eq!(unavailable.status, 503);
+        assert_eq!(unavailable.headers["retry-after"], "30");
+        assert_eq!(
+            unavailable.headers["proxy-status"],
+            "example-bff;received-status=503"
+        );
+        assert_eq!(unavailable.headers["content-type"], "application/json");
+        assert_eq!(unavailable.headers["cache-control"], "no-store");
+        assert!(unavailable.headers.contains_key("x-request-id"));
+
+        assert_eq!(refused.status, 502);
+        assert_eq!(
+            refused.headers["proxy-status"],
+            "example-bff;error=connection_refused"
+        );
+        assert_eq!(refused.headers["content-type"], "application/json");
+        assert!(
+            refused.body.contains(r#""retryable":true"#),
+            "{}",
+            refused.body
+        );
+        Ok(())
+    }
 }

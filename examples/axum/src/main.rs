@@ -1,181 +1,169 @@
-//! gateway-error with axum 0.8: a server on 127.0.0.1 whose upstreams fail.
+//! gateway-error with axum 0.8: a BFF whose handlers call a product service
+//! and a review service with reqwest.
 //!
 //! ```sh
-//! cargo run -p example-axum             # listens on 127.0.0.1:3000
-//! cargo run -p example-axum -- 8080     # or on another port
+//! cargo run -p example-axum                               # a self-check: three requests, then exit
+//! cargo run -p example-axum -- --serve 127.0.0.1:3000     # keeps running
 //!
-//! curl -i -H 'accept: text/html' http://127.0.0.1:3000/products/7
-//! curl -i -X POST http://127.0.0.1:3000/quotes    # 504 after 1 s, "retryable":false
-//! curl -i http://127.0.0.1:3000/search             # 503, Retry-After: 30
-//! curl http://127.0.0.1:3000/openapi.json           # the OpenAPI document
+//! curl -i http://127.0.0.1:3000/products/7      # 200, the product as JSON
+//! curl -i http://127.0.0.1:3000/products/503    # 503 with Retry-After: 30, as the upstream said
+//! curl -i http://127.0.0.1:3000/reviews/7       # 502 connection_refused: nothing listens there
+//! curl http://127.0.0.1:3000/openapi.json       # the OpenAPI document
 //! ```
+//!
+//! The upstreams run in this process (see `selfcheck.rs`).
+
+mod openapi;
+mod selfcheck;
 
 use std::error::Error;
 use std::io;
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use axum::Router;
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::Path;
-use axum::http::header::CONTENT_TYPE;
-use axum::routing::{MethodRouter, get};
-use gateway_error::axum::{GatewayErrorLayer, handle_error};
-use gateway_error::{BadGateway, GatewayTimeout, Policy, ProxyError, ServiceUnavailable};
-use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower::timeout::TimeoutLayer;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use gateway_error::axum::GatewayErrorLayer;
+use gateway_error::{GatewayError, Policy, ResponseExt, ResultExt};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
+/// What the product service answers, and what this BFF passes on.
+#[derive(Serialize, Deserialize)]
+struct Product {
+    id: u32,
+    name: String,
+}
 
-    let app = Router::new()
+/// The HTTP client and where the upstreams live.
+#[derive(Clone)]
+struct Upstreams {
+    client: reqwest::Client,
+    products: String,
+    reviews: String,
+}
+
+/// `GET /products/{id}`: the product service's answer, or the gateway error
+/// that says how it failed.
+async fn product(
+    State(up): State<Upstreams>,
+    Path(id): Path<u32>,
+) -> Result<Json<Product>, GatewayError> {
+    let product = up
+        .client
+        .get(format!("{}/products/{id}", up.products))
+        .send()
+        .await
+        .upstream("product-service")? // refused, reset, timed out: 502 or 504
+        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 with its Retry-After
+        .json()
+        .await
+        .upstream("product-service")?; // a broken body: 502
+    Ok(Json(product))
+}
+
+/// `GET /reviews/{id}`: the same, from the review service.
+async fn reviews(
+    State(up): State<Upstreams>,
+    Path(id): Path<u32>,
+) -> Result<Json<Vec<String>>, GatewayError> {
+    let reviews = up
+        .client
+        .get(format!("{}/reviews/{id}", up.reviews))
+        .send()
+        .await
+        .upstream("review-service")?
+        .error_for_upstream_status("review-service")?
+        .json()
+        .await
+        .upstream("review-service")?;
+    Ok(Json(reviews))
+}
+
+/// The BFF: its routes, and the layer that renders every gateway error for
+/// its request (format from `Accept`, HEAD, request id, retry-safety, and
+/// `Proxy-Status` under this gateway's name). The layer goes last.
+fn app(upstreams: Upstreams) -> Result<Router, Box<dyn Error>> {
+    Ok(Router::new()
         .route("/products/{id}", get(product))
-        .route(
-            "/quotes",
-            get(quote).post(quote).layer(
-                // The upstream gets 1 s; then clients get a 504, not a 408.
-                ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(handle_error))
-                    .layer(TimeoutLayer::new(Duration::from_secs(1))),
-            ),
-        )
-        .route("/search", get(search))
-        .route("/openapi.json", openapi_route()?)
-        // Last, so that it sees every error: negotiation, HEAD, request ids,
-        // retry-safety, and Proxy-Status under this gateway's name.
+        .route("/reviews/{id}", get(reviews))
+        .route("/openapi.json", openapi::route()?)
+        .with_state(upstreams)
         .layer(GatewayErrorLayer::new(
             Policy::new().with_proxy_name("example-bff"),
-        ));
-
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
-    Ok(())
+        )))
 }
 
-/// The user story: an upstream call fails, and the handler says which.
-async fn product(Path(id): Path<u32>) -> Result<String, BadGateway> {
-    let product = fetch_product(id).await.map_err(|e| {
-        BadGateway::upstream("product-service")
-            .with_kind(ProxyError::ConnectionRefused)
-            .with_source(e)
-    })?;
-    Ok(product)
-}
-
-/// A stand-in for an HTTP client whose upstream is down. Its error text is
-/// logged, never sent.
-async fn fetch_product(id: u32) -> io::Result<String> {
-    Err(io::Error::new(
-        io::ErrorKind::ConnectionRefused,
-        format!("GET /products/{id}: connect to 10.0.3.7:8080 refused"),
+/// Starts the upstreams, then the BFF on `addr`; returns where the BFF
+/// listens and its task.
+async fn start(
+    addr: SocketAddr,
+) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), Box<dyn Error>> {
+    let upstreams = Upstreams {
+        client: reqwest::Client::new(),
+        products: selfcheck::product_service().await?,
+        reviews: selfcheck::closed_port()?,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    Ok((
+        addr,
+        tokio::spawn(axum::serve(listener, app(upstreams)?).into_future()),
     ))
 }
 
-/// An upstream slower than the route's timeout.
-async fn quote() -> &'static str {
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    "too late"
-}
-
-/// A dependency in maintenance, with a retry hint.
-async fn search() -> Result<String, ServiceUnavailable> {
-    Err(ServiceUnavailable::upstream("search")
-        .with_kind(ProxyError::DestinationUnavailable)
-        .with_retry_after(Duration::from_secs(30)))
-}
-
-// ---------------------------------------------------------------------------
-// OpenAPI (feature `utoipa` of gateway-error): each route's error responses
-// come from its error type's `IntoResponses`, rendered by the real renderer.
-// ---------------------------------------------------------------------------
-
-/// The OpenAPI document of the routes above.
-fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::IntoResponses;
-    use utoipa::openapi::path::{
-        HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
-    };
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    use utoipa::openapi::{
-        Content, Info, OpenApi, PathsBuilder, Required, ResponseBuilder, ResponsesBuilder,
-    };
-
-    /// A text answer, or the responses of the error type `E`.
-    fn operation<E: IntoResponses>(summary: &str) -> OperationBuilder {
-        let ok = ResponseBuilder::new().description("OK").content(
-            "text/plain",
-            Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
-        );
-        OperationBuilder::new().summary(Some(summary)).responses(
-            ResponsesBuilder::new()
-                .response("200", ok)
-                .responses_from_into_responses::<E>(),
-        )
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let serve = selfcheck::serve_addr(std::env::args().skip(1))?;
+    let (addr, server) = start(serve.unwrap_or(selfcheck::ANY_PORT)).await?;
+    if serve.is_some() {
+        println!("listening on http://{addr}");
+        server.await??;
+    } else {
+        for answer in selfcheck::run(&format!("http://{addr}")).await? {
+            println!("{answer}");
+        }
     }
-    let id = ParameterBuilder::new()
-        .name("id")
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)));
-    let paths = PathsBuilder::new()
-        .path(
-            "/products/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                operation::<BadGateway>("A product").parameter(id),
-            ),
-        )
-        .path(
-            "/quotes",
-            PathItem::from_http_methods(
-                [HttpMethod::Get, HttpMethod::Post],
-                operation::<GatewayTimeout>("A quote, within 1 s"),
-            ),
-        )
-        .path(
-            "/search",
-            PathItem::new(HttpMethod::Get, operation::<ServiceUnavailable>("Search")),
-        );
-    OpenApi::new(Info::new("example-axum", env!("CARGO_PKG_VERSION")), paths)
-}
-
-/// `GET /openapi.json`: the document, serialized once.
-fn openapi_route() -> Result<MethodRouter, Box<dyn Error>> {
-    let json = openapi().to_json()?;
-    Ok(get(move || {
-        let json = json.clone();
-        async move { ([(CONTENT_TYPE, "application/json")], json) }
-    }))
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_document_lists_each_routes_error_statuses() {
-        let doc = serde_json::to_value(super::openapi()).expect("serializes");
-        let statuses = |path: &str, method: &str| -> Vec<String> {
-            doc["paths"][path][method]["responses"]
-                .as_object()
-                .map(|r| r.keys().cloned().collect())
-                .unwrap_or_default()
+    use super::*;
+
+    #[tokio::test]
+    async fn the_self_check_gets_a_product_a_503_and_a_502() -> Result<(), Box<dyn Error>> {
+        let (addr, _server) = start(selfcheck::ANY_PORT).await?;
+        let answers = selfcheck::run(&format!("http://{addr}")).await?;
+        let [ok, unavailable, refused] = &answers[..] else {
+            panic!("three answers");
         };
-        assert_eq!(statuses("/products/{id}", "get"), ["200", "502"]);
-        assert_eq!(statuses("/quotes", "post"), ["200", "504"]);
-        assert_eq!(statuses("/search", "get"), ["200", "503"]);
-        let media: Vec<&String> = doc["paths"]["/search"]["get"]["responses"]["503"]["content"]
-            .as_object()
-            .map(|c| c.keys().collect())
-            .unwrap_or_default();
+        assert_eq!(ok.status, 200);
+        assert_eq!(ok.headers["content-type"], "application/json");
+        assert_eq!(ok.body, r#"{"id":7,"name":"Product 7"}"#);
+        assert!(ok.headers.contains_key("x-request-id"));
+
+        assert_eq!(unavailable.status, 503);
+        assert_eq!(unavailable.headers["retry-after"], "30");
         assert_eq!(
-            media,
-            [
-                "application/json",
-                "application/problem+json",
-                "text/html",
-                "text/plain"
-            ]
+            unavailable.headers["proxy-status"],
+            "example-bff;received-status=503"
         );
+        assert_eq!(unavailable.headers["content-type"], "application/json");
+        assert_eq!(unavailable.headers["cache-control"], "no-store");
+        assert!(unavailable.headers.contains_key("x-request-id"));
+
+        assert_eq!(refused.status, 502);
+        assert_eq!(
+            refused.headers["proxy-status"],
+            "example-bff;error=connection_refused"
+        );
+        assert_eq!(refused.headers["content-type"], "application/json");
+        assert!(
+            refused.body.contains(r#""retryable":true"#),
+            "{}",
+            refused.body
+        );
+        Ok(())
     }
 }

@@ -1,0 +1,108 @@
+//! Not part of the BFF: the stand-in upstreams it calls, and the self-check
+//! that `cargo run` does when no `--serve ADDR` is given.
+
+use std::error::Error;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::Product;
+
+/// An ephemeral port on loopback.
+pub(crate) const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// `Some(addr)` for `--serve ADDR` (a loopback address only), `None` for no
+/// arguments.
+pub(crate) fn serve_addr(
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<SocketAddr>, Box<dyn Error>> {
+    match (args.next().as_deref(), args.next(), args.next()) {
+        (None, ..) => Ok(None),
+        (Some("--serve"), Some(addr), None) => {
+            let addr: SocketAddr = addr.parse()?;
+            if !addr.ip().is_loopback() {
+                return Err(format!("{addr}: a loopback address only (127.0.0.1 or ::1)").into());
+            }
+            Ok(Some(addr))
+        }
+        _ => Err("usage: [--serve ADDR]".into()),
+    }
+}
+
+/// The product service on an ephemeral loopback port: `/products/{id}`
+/// answers the product as JSON, except `/products/503`, which answers 503
+/// with `Retry-After: 30`. Returns its base URL.
+pub(crate) fn product_service() -> std::io::Result<String> {
+    async fn product(id: web::Path<u32>) -> HttpResponse {
+        let id = id.into_inner();
+        if id == 503 {
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("retry-after", "30"))
+                .finish()
+        } else {
+            let name = format!("Product {id}");
+            HttpResponse::Ok().json(Product { id, name })
+        }
+    }
+    let listener = std::net::TcpListener::bind(ANY_PORT)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = HttpServer::new(|| App::new().route("/products/{id}", web::get().to(product)))
+        .workers(1)
+        .listen(listener)?
+        .run();
+    actix_web::rt::spawn(server);
+    Ok(url)
+}
+
+/// The base URL of a loopback port that nothing listens on (a port just
+/// bound and released): connections to it are refused.
+pub(crate) fn closed_port() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind(ANY_PORT)?;
+    Ok(format!("http://{}", listener.local_addr()?))
+}
+
+/// One answer of the BFF, as the self-check prints it.
+pub(crate) struct Answer {
+    pub(crate) path: &'static str,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "GET {} -> {}", self.path, self.status)?;
+        for name in [
+            "content-type",
+            "retry-after",
+            "proxy-status",
+            "x-request-id",
+        ] {
+            if let Some(value) = self.headers.get(name).and_then(|v| v.to_str().ok()) {
+                writeln!(f, "  {name}: {value}")?;
+            }
+        }
+        write!(f, "  {}", self.body)
+    }
+}
+
+/// The self-check: a product, the product service's 503, the review
+/// service's refused connection.
+pub(crate) async fn run(base: &str) -> Result<Vec<Answer>, reqwest::Error> {
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for path in ["/products/7", "/products/503", "/reviews/7"] {
+        let response = client.get(format!("{base}{path}")).send().await?;
+        answers.push(Answer {
+            path,
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await?,
+        });
+    }
+    Ok(answers)
+}
