@@ -221,6 +221,21 @@ impl Handle {
         }
     }
 
+    /// The policy errors are rendered under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::warp::Handle;
+    /// use gateway_error::Policy;
+    ///
+    /// assert_eq!(Handle::default().policy(), &Policy::new());
+    /// ```
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        self.pipeline.policy()
+    }
+
     /// Looks for gateway errors in rejections carrying your error type
     /// `E` (warp finds a custom rejection by its concrete type, so it must
     /// be named): `f` returns the gateway error an `E` wraps, if any. An
