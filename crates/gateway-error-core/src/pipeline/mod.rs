@@ -1043,10 +1043,7 @@ impl RequestContext {
         Rendered {
             root: self.0.root,
             format: self.0.format,
-            content_length: headers
-                .get(CONTENT_LENGTH)
-                .and_then(|v| decimal(v.as_bytes()))
-                .unwrap_or_default(),
+            content_length: content_length(headers).unwrap_or_default(),
         }
     }
 
@@ -1136,8 +1133,7 @@ pub fn respond(error: GatewayError) -> Response<Bytes> {
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| decimal(v.as_bytes()))
 }
 
 #[cfg(test)]
