@@ -283,8 +283,11 @@ async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> 
     match scenario {
         Scenario::Ok => {
             let body = br#"{"id":42,"name":"Teapot","price":"19.99"}"#;
+            // It closes the connection after one answer, so it says so
+            // (RFC 9112 section 9.6): a client must not send another
+            // request on it (a POST sent on it would be lost to the race).
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             stream.write_all(head.as_bytes()).await?;
@@ -329,7 +332,7 @@ async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> 
         Scenario::Unavailable => {
             let body = b"maintenance";
             let head = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             stream.write_all(head.as_bytes()).await?;
@@ -338,7 +341,7 @@ async fn misbehave(mut stream: TcpStream, scenario: Scenario) -> io::Result<()> 
         Scenario::Upstream502 => {
             let body = b"upstream of the upstream refused";
             let head = format!(
-                "HTTP/1.1 502 Bad Gateway\r\nproxy-status: inner-proxy; error=connection_refused\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 502 Bad Gateway\r\nproxy-status: inner-proxy; error=connection_refused\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             stream.write_all(head.as_bytes()).await?;
