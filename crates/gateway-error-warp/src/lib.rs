@@ -83,7 +83,7 @@ use std::sync::Arc;
 use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext, RequestId};
 use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
-    ServiceUnavailable, render,
+    ServiceUnavailable, X_REQUEST_ID, render,
 };
 use http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
@@ -415,13 +415,14 @@ pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + 
     warp::header::headers_cloned().and_then(|headers: HeaderMap| {
         ready(
             RequestContext::current()
-                .or_else(|| {
-                    // Outside a task: the request's own valid id is the
-                    // one `handle` echoes.
-                    let own = Pipeline::default().capture(&Method::GET, &headers);
-                    (!own.request_id().is_generated()).then_some(own)
-                })
                 .map(|ctx| ctx.request_id().clone())
+                // Outside a task: the request's own valid id is the one
+                // `handle` echoes.
+                .or_else(|| {
+                    headers
+                        .get(&X_REQUEST_ID)
+                        .and_then(|id| RequestId::from_client(id.as_bytes()))
+                })
                 .ok_or_else(|| {
                     warp::reject::custom(
                         InternalServerError::new()

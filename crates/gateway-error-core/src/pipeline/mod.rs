@@ -396,20 +396,32 @@ pub struct RequestId {
 
 impl RequestId {
     fn from_request(id: Option<&[u8]>) -> Self {
-        let valid = id
-            .and_then(|id| std::str::from_utf8(id).ok())
-            .filter(|id| is_valid_request_id(id))
-            .and_then(|id| HeaderValue::from_str(id).ok());
-        match valid {
-            Some(value) => Self {
-                value,
-                generated: false,
-            },
-            None => Self {
-                value: generate_request_id(),
-                generated: true,
-            },
-        }
+        id.and_then(Self::from_client).unwrap_or_else(|| Self {
+            value: generate_request_id(),
+            generated: true,
+        })
+    }
+
+    /// The id a request sent, when it is valid (see
+    /// [`is_valid_request_id`]): the bytes of its `x-request-id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::RequestId;
+    ///
+    /// assert_eq!(RequestId::from_client(b"req-1").map(|id| id.to_string()).as_deref(), Some("req-1"));
+    /// assert!(RequestId::from_client(b"two words").is_none());
+    /// ```
+    #[must_use]
+    pub fn from_client(id: &[u8]) -> Option<Self> {
+        let id = std::str::from_utf8(id)
+            .ok()
+            .filter(|id| is_valid_request_id(id))?;
+        Some(Self {
+            value: HeaderValue::from_str(id).ok()?,
+            generated: false,
+        })
     }
 
     /// The id as text.
