@@ -4,6 +4,7 @@
 use std::error::Error;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use reqwest::StatusCode;
@@ -58,11 +59,16 @@ pub(crate) fn product_service() -> std::io::Result<String> {
     Ok(url)
 }
 
-/// The base URL of a loopback port that nothing listens on (a port just
-/// bound and released): connections to it are refused.
+/// The base URL of a loopback port that refuses connections: a socket bound
+/// to it and never listening, kept for the life of the process so that no
+/// other socket can take the port (one bound and released at once could be
+/// handed straight to another listener, which would then answer).
 pub(crate) fn closed_port() -> std::io::Result<String> {
-    let listener = std::net::TcpListener::bind(ANY_PORT)?;
-    Ok(format!("http://{}", listener.local_addr()?))
+    static RESERVED: OnceLock<tokio::net::TcpSocket> = OnceLock::new();
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(ANY_PORT)?;
+    let socket = RESERVED.get_or_init(|| socket);
+    Ok(format!("http://{}", socket.local_addr()?))
 }
 
 /// One answer of the BFF, as the self-check prints it.

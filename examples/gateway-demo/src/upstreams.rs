@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 /// How an upstream misbehaves.
@@ -90,6 +90,7 @@ impl Scenario {
 #[derive(Debug)]
 pub struct Upstreams {
     addrs: BTreeMap<Scenario, SocketAddr>,
+    _refusing: TcpSocket,
     _tasks: JoinSet<()>,
 }
 
@@ -102,14 +103,14 @@ impl Upstreams {
     pub async fn start() -> io::Result<Self> {
         let mut addrs = BTreeMap::new();
         let mut tasks = JoinSet::new();
+        let refusing = refusing_port()?;
+        addrs.insert(Scenario::Refused, refusing.local_addr()?);
         for scenario in Scenario::ALL {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            addrs.insert(scenario, listener.local_addr()?);
             if scenario == Scenario::Refused {
-                // Bound and closed at once: the port refuses connections.
-                drop(listener);
                 continue;
             }
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            addrs.insert(scenario, listener.local_addr()?);
             tasks.spawn(serve(
                 listener,
                 Behaviour::Scenario(scenario),
@@ -118,6 +119,7 @@ impl Upstreams {
         }
         Ok(Self {
             addrs,
+            _refusing: refusing,
             _tasks: tasks,
         })
     }
@@ -129,6 +131,16 @@ impl Upstreams {
     }
 }
 
+/// A port on 127.0.0.1 that refuses connections for as long as the socket
+/// lives: bound, never listening. (A port bound and released at once can be
+/// handed straight to another socket, such as a concurrent test's listener,
+/// which would then answer for "refused".)
+fn refusing_port() -> io::Result<TcpSocket> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    Ok(socket)
+}
+
 /// One upstream on its own port, which records when each request arrived:
 /// tests count a client's attempts and measure its waits with it. Dropping
 /// it stops the server.
@@ -136,6 +148,7 @@ impl Upstreams {
 pub struct Upstream {
     addr: SocketAddr,
     log: Log,
+    _refusing: Option<TcpSocket>,
     _task: JoinSet<()>,
 }
 
@@ -166,18 +179,24 @@ impl Upstream {
     }
 
     async fn serve(behaviour: Behaviour) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let log = Log::default();
         let mut task = JoinSet::new();
         if behaviour == Behaviour::Scenario(Scenario::Refused) {
-            drop(listener);
-        } else {
-            task.spawn(serve(listener, behaviour, log.clone()));
+            let refusing = refusing_port()?;
+            return Ok(Self {
+                addr: refusing.local_addr()?,
+                log,
+                _refusing: Some(refusing),
+                _task: task,
+            });
         }
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        task.spawn(serve(listener, behaviour, log.clone()));
         Ok(Self {
             addr,
             log,
+            _refusing: None,
             _task: task,
         })
     }
