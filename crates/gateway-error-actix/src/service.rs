@@ -12,9 +12,7 @@ use actix_web::http::header::{ACCEPT, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpResponse};
 use gateway_error_core::actix_web::{headers_to_http, into_actix, method_to_http};
 use gateway_error_core::pipeline::{Action, Instrumented, Pipeline, Rendered, RequestContext};
-use gateway_error_core::{
-    BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
-};
+use gateway_error_core::{Format, GatewayError};
 use pin_project_lite::pin_project;
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -140,7 +138,7 @@ fn render_again<B>(ctx: &RequestContext, mut response: HttpResponse<B>) -> HttpR
 /// this request in an `InternalError` that carries the response; any other
 /// error unchanged.
 fn finish_err(ctx: &RequestContext, err: Error) -> Error {
-    let Some(error) = gateway_error(&err) else {
+    let Some(error) = GatewayError::from_actix_error(&err) else {
         return err;
     };
     let response = ctx.error_response(error.clone());
@@ -148,18 +146,4 @@ fn finish_err(ctx: &RequestContext, err: Error) -> Error {
         .finish(response)
         .map_body(|kept| kept, |rendered| rendered);
     InternalError::from_response(error, into_actix(response)).into()
-}
-
-/// The gateway error an actix-web error wraps, if any.
-fn gateway_error(err: &Error) -> Option<GatewayError> {
-    fn find<T: Clone + Into<GatewayError> + actix_web::ResponseError + 'static>(
-        err: &Error,
-    ) -> Option<GatewayError> {
-        err.as_error::<T>().cloned().map(Into::into)
-    }
-    find::<GatewayError>(err)
-        .or_else(|| find::<BadGateway>(err))
-        .or_else(|| find::<GatewayTimeout>(err))
-        .or_else(|| find::<ServiceUnavailable>(err))
-        .or_else(|| find::<InternalServerError>(err))
 }

@@ -707,6 +707,16 @@ composite_error! {
     }
 }
 
+/// Compiles only while `with_error_types!` lists exactly the enum's variants.
+macro_rules! same_as_the_variants {
+    (GatewayError, $($variant:ident),+) => {
+        const _: fn(&GatewayError) = |error| match error {
+            $(GatewayError::$variant(_))|+ => {}
+        };
+    };
+}
+with_error_types!(same_as_the_variants);
+
 impl GatewayError {
     /// The error for `kind` with the status RFC 9209 recommends for it.
     ///

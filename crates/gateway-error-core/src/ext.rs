@@ -128,25 +128,18 @@ fn into_gateway_error(
     name: Cow<'static, str>,
     error: Box<dyn StdError + Send + Sync + 'static>,
 ) -> GatewayError {
-    let error = match error.downcast::<GatewayError>() {
-        Ok(err) => return name_if_unnamed(*err, name),
-        Err(error) => error,
-    };
     macro_rules! keep {
-        ($error:ident, $($ty:ident),*) => {$(
-            let $error = match $error.downcast::<$ty>() {
-                Ok(err) => return name_if_unnamed(GatewayError::from(*err), name),
-                Err(error) => error,
-            };
-        )*};
+        ($($ty:ident),+) => {{
+            $(
+                let error = match error.downcast::<$ty>() {
+                    Ok(err) => return name_if_unnamed(GatewayError::from(*err), name),
+                    Err(error) => error,
+                };
+            )+
+            error
+        }};
     }
-    keep!(
-        error,
-        BadGateway,
-        GatewayTimeout,
-        ServiceUnavailable,
-        InternalServerError
-    );
+    let error = with_error_types!(keep);
     GatewayError::from_upstream_error(name, error)
 }
 

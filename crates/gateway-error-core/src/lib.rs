@@ -52,6 +52,21 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// Calls `$callback!` with `GatewayError` and the four error types: the
+/// one list that every impl and every lookup over them is written from
+/// (`error.rs` checks it against the enum's variants).
+macro_rules! with_error_types {
+    ($callback:ident) => {
+        $callback! {
+            GatewayError,
+            BadGateway,
+            GatewayTimeout,
+            ServiceUnavailable,
+            InternalServerError
+        }
+    };
+}
+
 mod classify;
 mod context;
 mod error;

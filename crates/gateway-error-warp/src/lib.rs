@@ -82,8 +82,7 @@ use std::sync::Arc;
 
 use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext, RequestId};
 use gateway_error_core::{
-    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, RenderContext,
-    ServiceUnavailable, X_REQUEST_ID, render,
+    GatewayError, InternalServerError, Policy, RenderContext, X_REQUEST_ID, render,
 };
 use http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
@@ -357,7 +356,8 @@ impl Handle {
 
     /// The gateway error a rejection carries, if any.
     fn find_in(&self, rejection: &Rejection) -> Option<GatewayError> {
-        find(rejection).or_else(|| self.finders.iter().find_map(|f| f(rejection)))
+        GatewayError::from_rejection(rejection)
+            .or_else(|| self.finders.iter().find_map(|f| f(rejection)))
     }
 }
 
@@ -465,7 +465,7 @@ pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + 
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
-    match find(&rejection) {
+    match GatewayError::from_rejection(&rejection) {
         Some(error) => {
             let mut response = render(&error, &RenderContext::new());
             response.extensions_mut().insert(error);
@@ -473,18 +473,6 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
         }
         None => Err(rejection),
     }
-}
-
-/// The gateway error a rejection carries, if any.
-fn find(rejection: &Rejection) -> Option<GatewayError> {
-    fn one<T: Clone + Into<GatewayError> + 'static>(rejection: &Rejection) -> Option<GatewayError> {
-        rejection.find::<T>().cloned().map(Into::into)
-    }
-    one::<GatewayError>(rejection)
-        .or_else(|| one::<BadGateway>(rejection))
-        .or_else(|| one::<GatewayTimeout>(rejection))
-        .or_else(|| one::<ServiceUnavailable>(rejection))
-        .or_else(|| one::<InternalServerError>(rejection))
 }
 
 /// The crate README, compiled so that its example cannot drift.

@@ -47,13 +47,35 @@ macro_rules! actix_impls {
     )*};
 }
 
-actix_impls!(
-    BadGateway,
-    GatewayTimeout,
-    ServiceUnavailable,
-    InternalServerError,
-    GatewayError
-);
+with_error_types!(actix_impls);
+
+impl GatewayError {
+    /// The gateway error an actix-web `Error` wraps, if it was made from one
+    /// of this crate's error types (a handler's or middleware's `Err`),
+    /// whichever it is. `gateway-error-actix`'s middleware uses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{BadGateway, GatewayError};
+    ///
+    /// let err = actix_web::Error::from(BadGateway::upstream("pricing"));
+    /// let found = GatewayError::from_actix_error(&err).expect("a gateway error");
+    /// assert_eq!(found.status(), 502);
+    /// let other = actix_web::error::ErrorNotFound("no such route");
+    /// assert!(GatewayError::from_actix_error(&other).is_none());
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+    #[must_use]
+    pub fn from_actix_error(err: &actix_web::Error) -> Option<Self> {
+        macro_rules! find {
+            ($($ty:ident),+) => {
+                None$(.or_else(|| err.as_error::<$ty>().cloned().map(Self::from)))+
+            };
+        }
+        with_error_types!(find)
+    }
+}
 
 /// The request's id, as the middleware gave it (see the
 /// [pipeline](crate::pipeline)'s rule). Without the middleware, extraction

@@ -25,13 +25,7 @@ macro_rules! into_response {
     )+};
 }
 
-into_response!(
-    GatewayError,
-    BadGateway,
-    GatewayTimeout,
-    ServiceUnavailable,
-    InternalServerError
-);
+with_error_types!(into_response);
 
 /// The request's id, as the adapter's layer gave it (see the
 /// [pipeline](crate::pipeline)'s rule). Without the layer, extraction fails

@@ -22,13 +22,35 @@ macro_rules! warp_impls {
     )*};
 }
 
-warp_impls!(
-    BadGateway,
-    GatewayTimeout,
-    ServiceUnavailable,
-    InternalServerError,
-    GatewayError
-);
+with_error_types!(warp_impls);
+
+impl GatewayError {
+    /// The gateway error `rejection` carries, if a filter rejected with one
+    /// of this crate's error types (`warp::reject::custom(err)`), whichever
+    /// it is. For a recover filter of your own; `gateway-error-warp`'s
+    /// `handle` uses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{GatewayError, GatewayTimeout};
+    ///
+    /// let rejection = warp::reject::custom(GatewayTimeout::upstream("pricing"));
+    /// let found = GatewayError::from_rejection(&rejection).expect("a gateway error");
+    /// assert_eq!(found.status(), 504);
+    /// assert!(GatewayError::from_rejection(&warp::reject::not_found()).is_none());
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
+    #[must_use]
+    pub fn from_rejection(rejection: &warp::Rejection) -> Option<Self> {
+        macro_rules! find {
+            ($($ty:ident),+) => {
+                None$(.or_else(|| rejection.find::<$ty>().cloned().map(Self::from)))+
+            };
+        }
+        with_error_types!(find)
+    }
+}
 
 #[cfg(test)]
 mod tests {

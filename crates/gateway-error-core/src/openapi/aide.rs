@@ -126,13 +126,7 @@ macro_rules! operation_output {
     )+};
 }
 
-operation_output!(
-    BadGateway,
-    ServiceUnavailable,
-    GatewayTimeout,
-    InternalServerError,
-    GatewayError
-);
+with_error_types!(operation_output);
 
 macro_rules! json_schema {
     ($($ty:ty),+) => {$(

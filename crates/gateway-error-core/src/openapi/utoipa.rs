@@ -112,13 +112,7 @@ macro_rules! into_responses {
     )+};
 }
 
-into_responses!(
-    BadGateway,
-    ServiceUnavailable,
-    GatewayTimeout,
-    InternalServerError,
-    GatewayError
-);
+with_error_types!(into_responses);
 
 macro_rules! to_schema {
     ($($ty:ty),+) => {$(
