@@ -12,7 +12,10 @@
 //! - one observer event per error response, `rendered_again` only for an
 //!   error rendered outside the request (a spawned task);
 //! - nested adapters: the inner policy renders, the outer id is the one
-//!   id, the outer adapter reports once.
+//!   id, the outer adapter reports once;
+//! - a re-rendered error is well framed: every field that framed or
+//!   described the handler's body is gone, whatever the handler set, and
+//!   the fields about the exchange stay.
 //!
 //! Error responses are compared field by field and byte by byte with
 //! `gateway_error::render` of the same error for the same request. Every
@@ -77,6 +80,54 @@ fn error_with_own_id() -> BadGateway {
 
 /// A success's own `x-request-id`.
 const HANDLER_ID: &str = "handler-id-1";
+
+/// Fields that framed or described a handler's body, set on `/stale`'s
+/// error reply: the re-render must drop every one.
+const STALE: [(&str, &str); 14] = [
+    ("transfer-encoding", "chunked"),
+    ("content-encoding", "gzip"),
+    ("content-range", "bytes 0-9/10"),
+    ("content-language", "de"),
+    ("content-location", "/products/7.json"),
+    (
+        "content-disposition",
+        "attachment; filename=\"product.json\"",
+    ),
+    ("etag", "\"v1\""),
+    ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+    (
+        "content-digest",
+        "sha-256=:RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=:",
+    ),
+    (
+        "repr-digest",
+        "sha-256=:RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=:",
+    ),
+    (
+        "digest",
+        "SHA-256=RK/0qy18MlBSVnWgjwz6lZEWjP/lF5HF9bvEF8FabDg=",
+    ),
+    ("content-md5", "Q2hlY2sgSW50ZWdyaXR5IQ=="),
+    ("trailer", "content-digest"),
+    ("x-content-type-options", "nosniff"),
+];
+
+/// Fields about the resource or the exchange, set beside them: kept.
+const KEPT: [(&str, &str); 2] = [("accept-ranges", "bytes"), ("x-trace", "t-1")];
+
+/// `STALE` and `KEPT` as the `http` fields a handler sets.
+fn handler_fields() -> http::HeaderMap {
+    STALE
+        .iter()
+        .chain(&KEPT)
+        .map(|&(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            )
+        })
+        .collect()
+}
 
 /// What an observer saw of one error.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,6 +391,7 @@ async fn send_raw(
 //              status, fields and body (extensions dropped)
 // /mw/bare     /fail behind a middleware rebuilding it as (status, body)
 // /nested/fail, /nested/whoami   under a nested adapter (policy "inner")
+// /stale       upstream_error()'s reply with STALE and KEPT set on it
 
 #[derive(Clone, Copy, Debug)]
 enum Framework {
@@ -480,6 +532,10 @@ mod axum_server {
             )
             .route("/spawned", get(spawned))
             .route("/reply", get(|| async { upstream_error() }))
+            .route(
+                "/stale",
+                get(|| async { (handler_fields(), upstream_error()) }),
+            )
             .merge(
                 Router::new()
                     .route("/mw/record", get(fail))
@@ -567,6 +623,18 @@ mod actix_server {
         actix_web::rt::spawn(async { upstream_error().error_response() })
             .await
             .unwrap_or_else(|_| HttpResponse::InternalServerError().finish())
+    }
+
+    /// The error's reply with `STALE` and `KEPT` set on it.
+    async fn stale() -> HttpResponse {
+        let mut response = upstream_error().error_response();
+        for (name, value) in STALE.iter().chain(&KEPT) {
+            response.headers_mut().append(
+                actix_web::http::header::HeaderName::from_static(name),
+                actix_web::http::header::HeaderValue::from_static(value),
+            );
+        }
+        response
     }
 
     /// How a middleware passes on the response it read.
@@ -666,6 +734,7 @@ mod actix_server {
             )
             .service(web::resource("/spawned").to(spawned))
             .service(web::resource("/reply").to(|| async { upstream_error() }))
+            .service(web::resource("/stale").to(stale))
             .service(behind(&probe, "/mw/record", Then::Record))
             .service(behind(&probe, "/mw/rebuild", Then::Rebuild))
             .service(behind(&probe, "/mw/bare", Then::Bare))
@@ -791,6 +860,19 @@ mod warp_server {
                 .and_then(|| async { Err::<String, _>(warp::reject::custom(error_with_own_id())) }))
             .or(warp::path!("spawned").and_then(spawned))
             .or(warp::path!("reply").map(upstream_error))
+            .or(warp::path!("stale").map(|| {
+                let mut reply = upstream_error().into_response();
+                reply.headers_mut().extend(handler_fields());
+                reply
+            }))
+            // The same fields through warp's own wrapper.
+            .or(warp::path!("stale-wrapped").map(|| {
+                let reply = upstream_error();
+                let reply = warp::reply::with_header(reply, "transfer-encoding", "chunked");
+                let reply = warp::reply::with_header(reply, "etag", "\"v1\"");
+                let reply = warp::reply::with_header(reply, "accept-ranges", "bytes");
+                warp::reply::with_header(reply, "x-trace", "t-1")
+            }))
             .or(behind(probe, "record", Then::Record))
             .or(behind(probe, "rebuild", Then::Rebuild))
             .or(behind(probe, "bare", Then::Bare))
@@ -1093,6 +1175,32 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     assert!(probe.inner().is_empty());
 }
 
+/// A re-rendered error is well framed on the wire: `render`'s response
+/// for the request, plus the kept fields, with one `Content-Length`.
+async fn rerendered_errors_drop_stale_framing(addr: SocketAddr, _probe: Arc<Probe>) {
+    assert_well_framed(addr, "/stale").await;
+}
+
+async fn assert_well_framed(addr: SocketAddr, path: &str) {
+    let get = Method::GET;
+    for accept in ["application/json", PROBLEM, HTML, TEXT] {
+        let got = send(
+            addr,
+            &get,
+            path,
+            &[("accept", accept), ("x-request-id", "wire-7")],
+        )
+        .await;
+        got.assert_complete(&get);
+        let mut want = expected(upstream_error(), &outer_policy(), &get, accept, "wire-7");
+        for (name, value) in KEPT {
+            want.headers_mut()
+                .append(name, HeaderValue::from_static(value));
+        }
+        got.assert_is(&want);
+    }
+}
+
 /// The four checks, one test each per framework.
 macro_rules! per_framework {
     ($check:ident) => {
@@ -1121,6 +1229,16 @@ per_framework!(request_id_rule);
 per_framework!(middleware_sees_the_final_response);
 per_framework!(one_event_per_error);
 per_framework!(nested_adapters);
+per_framework!(rerendered_errors_drop_stale_framing);
+
+/// warp: the same fields set through `warp::reply::with_header`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warp_rerendered_errors_drop_stale_framing_set_by_with_header() {
+    run(Framework::Warp, |addr, _probe| async move {
+        assert_well_framed(addr, "/stale-wrapped").await;
+    })
+    .await;
+}
 
 /// warp: a wrapper that does not read the body (`with_header`) between
 /// handler and `handle` keeps the response complete and adds its field.

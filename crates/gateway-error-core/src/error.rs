@@ -493,6 +493,12 @@ macro_rules! error_type {
             /// resend a retryable request; it does not make one retryable,
             /// except that it marks a 500 as passing.
             ///
+            /// It answers "is resending safe", not "will it help": a kind
+            /// that a retry cannot change (a certificate error, a response
+            /// header section over the limit...) can still be `true` here,
+            /// and [`RetryPolicy`](crate::retry::RetryPolicy) asks both
+            /// questions, so it does not retry those.
+            ///
             /// # Examples
             ///
             /// ```

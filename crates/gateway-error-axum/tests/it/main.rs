@@ -2,7 +2,6 @@
 //! `oneshot` and over a loopback socket.
 
 mod common;
-mod framing;
 mod handle_error;
 mod router;
 mod server;

@@ -16,7 +16,10 @@
 //!   never reached the upstream ([`Phase::NotSent`]: refused, DNS, connect
 //!   timeout...) may be sent again whatever its method; one that may have
 //!   reached it only when its method is idempotent (GET, HEAD, OPTIONS,
-//!   TRACE, PUT, DELETE). A failure of unknown phase counts as sent.
+//!   TRACE, PUT, DELETE). A failure of unknown phase counts as sent. This
+//!   is the question a gateway's `retryable` member answers; the policy
+//!   asks the first one too, so a `"retryable": true` for a kind that a
+//!   retry cannot change is not retried.
 //! - **How long to wait.** `Retry-After` (a delay or a date) when the answer
 //!   carries one, if it is within the policy's maximum; a longer hint means
 //!   giving up at once rather than waiting. Otherwise a jittered exponential
