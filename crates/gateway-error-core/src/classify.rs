@@ -660,11 +660,14 @@ mod tests {
             let err = GatewayError::from_upstream_error("u", chain);
             assert_eq!(err.kind(), Some(kind), "{what}");
             assert_eq!(err.status(), StatusCode::BAD_GATEWAY, "{what}");
+            // A certificate error comes before anything is sent, but a
+            // retry cannot change it; a protocol error may come after.
             assert_eq!(
-                err.is_retryable(&http::Method::POST),
-                kind == ProxyError::TlsCertificateError,
+                err.is_retryable(&http::Method::GET),
+                kind != ProxyError::TlsCertificateError,
                 "{what}"
             );
+            assert!(!err.is_retryable(&http::Method::POST), "{what}");
         }
     }
 

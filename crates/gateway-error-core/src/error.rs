@@ -27,22 +27,60 @@ pub(crate) struct Inner {
     pub(crate) source: Option<Source>,
 }
 
+/// Whether sending a request again can change how it failed, from what is
+/// known beyond the status: the one rule for the `retryable` member that
+/// gateways render and for the [`RetryPolicy`](crate::retry::RetryPolicy)
+/// of their clients.
+///
+/// Not for a kind that a retry cannot change (a certificate error, a size
+/// limit, a configuration error, a loop...), nor when the upstream's own
+/// answer (its `received-status`) is one that the same request gets again.
+pub(crate) fn retry_can_help(
+    kind: Option<ProxyError>,
+    received_status: Option<StatusCode>,
+) -> bool {
+    !kind.is_some_and(ProxyError::retry_cannot_change)
+        && !received_status.is_some_and(answers_the_same_again)
+}
+
+/// Whether a status is one a retry of the same request gets again: a 4xx
+/// other than 408 (Request Timeout), 425 (Too Early) and 429 (Too Many
+/// Requests), and a 501 (Not Implemented), 505 (HTTP Version Not
+/// Supported), 506 (Variant Also Negotiates), 508 (Loop Detected), 510
+/// (Not Extended) or 511 (Network Authentication Required).
+pub(crate) fn answers_the_same_again(status: StatusCode) -> bool {
+    match status.as_u16() {
+        408 | 425 | 429 => false,
+        400..=499 | 501 | 505 | 506 | 508 | 510 | 511 => true,
+        _ => false,
+    }
+}
+
 impl Inner {
-    /// Whether a client may safely send the request again, when that is known
-    /// without the method or from it.
+    /// Whether a client may send the request again automatically, when that
+    /// is known without the method or from it: only when a retry can help
+    /// (see [`Inner::retry_can_help`]) and is safe.
     ///
     /// A request that never reached the upstream may be retried whatever its
     /// method; one that may have been processed only when the method is
-    /// idempotent (RFC 9110 section 9.2.2). A 500 is the gateway's own fault
-    /// and is not worth retrying unless the caller gave a retry hint.
+    /// idempotent (RFC 9110 section 9.2.2).
     pub(crate) fn retryable(&self, status: StatusCode, method: Option<&Method>) -> Option<bool> {
-        if status == StatusCode::INTERNAL_SERVER_ERROR && self.retry_after.is_none() {
+        if !self.retry_can_help(status) {
             return Some(false);
         }
         match self.kind.map(ProxyError::phase) {
             Some(Phase::NotSent) => Some(true),
             _ => method.map(Method::is_idempotent),
         }
+    }
+
+    /// Whether sending the request again can change the outcome. A 500 is
+    /// the gateway's own fault and is not worth retrying unless the caller
+    /// gave a retry hint; otherwise [`retry_can_help`] decides from the kind
+    /// and the upstream's own status.
+    pub(crate) fn retry_can_help(&self, status: StatusCode) -> bool {
+        (status != StatusCode::INTERNAL_SERVER_ERROR || self.retry_after.is_some())
+            && retry_can_help(self.kind, self.received_status)
     }
 
     /// The short message and the kind: nothing a client must not see (no
@@ -483,21 +521,26 @@ macro_rules! error_type {
             /// automatically, by a client or an intermediary, without a
             /// person deciding to.
             ///
-            /// `true` when the request never reached the upstream, or when it
-            /// may have and `method` is idempotent (RFC 9110 section 9.2.2);
-            /// never for a 500 without a retry hint. Rendered bodies carry
-            /// it as the JSON member `retryable` and, when `false`, as a
-            /// sentence in HTML and text ("This request may already have been
-            /// processed; do not resend it automatically."). A retry hint
+            /// `true` when a retry can help and is safe. It can help unless
+            /// the error is a 500 without a retry hint, its kind is one a
+            /// retry cannot change (a certificate error, a size limit, a
+            /// configuration error, a loop...), or the upstream's own answer
+            /// ([`received_status`](Self::received_status)) is one the same
+            /// request gets again (a 4xx but 408, 425 and 429; a 501, 505,
+            /// 506, 508, 510 or 511). It is safe when the request never
+            /// reached the upstream, or when it may have and `method` is
+            /// idempotent (RFC 9110 section 9.2.2).
+            ///
+            /// Rendered bodies carry it as the JSON member `retryable` and,
+            /// when `false`, as a sentence in HTML and text ("Sending this
+            /// request again is not expected to succeed; do not resend it
+            /// automatically." or "This request may already have been
+            /// processed; do not resend it automatically."). A
+            /// [`RetryPolicy`](crate::retry::RetryPolicy) on the client
+            /// follows the same rule. A retry hint
             /// ([`with_retry_after`](Self::with_retry_after)) says when to
             /// resend a retryable request; it does not make one retryable,
             /// except that it marks a 500 as passing.
-            ///
-            /// It answers "is resending safe", not "will it help": a kind
-            /// that a retry cannot change (a certificate error, a response
-            /// header section over the limit...) can still be `true` here,
-            /// and [`RetryPolicy`](crate::retry::RetryPolicy) asks both
-            /// questions, so it does not retry those.
             ///
             /// # Examples
             ///

@@ -163,6 +163,32 @@ macro_rules! registry {
     };
 }
 
+impl ProxyError {
+    /// Whether a retry cannot change a failure of this kind: the same
+    /// request fails the same way (a certificate, a size limit, the
+    /// configuration, a loop...).
+    pub(crate) const fn retry_cannot_change(self) -> bool {
+        use ProxyError::*;
+        matches!(
+            self,
+            DestinationNotFound
+                | DestinationIpProhibited
+                | TlsCertificateError
+                | HttpRequestError
+                | HttpRequestDenied
+                | HttpResponseHeaderSectionSize
+                | HttpResponseHeaderSize
+                | HttpResponseBodySize
+                | HttpResponseTrailerSectionSize
+                | HttpResponseTrailerSize
+                | HttpResponseTransferCoding
+                | HttpResponseContentCoding
+                | ProxyConfigurationError
+                | ProxyLoopDetected
+        )
+    }
+}
+
 impl From<&ProxyError> for &'static str {
     fn from(kind: &ProxyError) -> Self {
         (*kind).into()

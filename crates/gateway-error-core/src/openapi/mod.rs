@@ -349,7 +349,7 @@ fn shared_members() -> Vec<(&'static str, bool, Schema)> {
             false,
             Schema::of(
                 &[Type::Boolean],
-                "Whether repeating the request is safe, when known: from the failure's phase and the method's idempotency (RFC 9110 section 9.2.2).",
+                "Whether the request may be sent again automatically, when known: a retry can help (not for a kind or an upstream status that a retry gets again) and is safe, from the failure's phase and the method's idempotency (RFC 9110 section 9.2.2).",
             ),
         ),
         (

@@ -309,12 +309,12 @@ pub(super) fn do_not_resend(
 ) -> Option<&'static str> {
     match inner.retryable(status, method)? {
         true => None,
-        // The gateway's own fault, with no hint that it will pass.
-        false if status == StatusCode::INTERNAL_SERVER_ERROR && inner.retry_after.is_none() => {
-            Some(
-                "Sending this request again is not expected to succeed; do not resend it automatically.",
-            )
-        }
+        // A retry gets the same answer: the gateway's own fault with no hint
+        // that it will pass, a kind a retry cannot change, an upstream
+        // status that comes again.
+        false if !inner.retry_can_help(status) => Some(
+            "Sending this request again is not expected to succeed; do not resend it automatically.",
+        ),
         // A request with a non-idempotent method that may have reached
         // the upstream (RFC 9110 section 9.2.2).
         false => {

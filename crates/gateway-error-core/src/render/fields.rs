@@ -14,7 +14,7 @@ use crate::negotiate::Format;
 use crate::proxy_status::PROXY_STATUS;
 
 /// The response's fields: a clone of the map for this format and these
-/// optional fields, with the values known only now inserted by name (each
+/// optional fields, with the values known only now put in by name (each
 /// replaces a placeholder, so the clone never grows).
 pub(super) fn fields(
     format: Format,
@@ -39,10 +39,10 @@ pub(super) fn fields(
     // Always valid (digits, an RFC 8941 list, a visible-ASCII id):
     // checked all the same.
     let shared = |bytes: Bytes| HeaderValue::from_maybe_shared(bytes).ok();
-    let content_length = shared(content_length);
-    let retry_after = retry_after.and_then(shared);
-    let proxy_status = proxy_status.and_then(shared);
-    let request_id = request_id.and_then(shared);
+    let mut content_length = shared(content_length);
+    let mut retry_after = retry_after.and_then(shared);
+    let mut proxy_status = proxy_status.and_then(shared);
+    let mut request_id = request_id.and_then(shared);
     let set = usize::from(retry_after.is_some())
         + 2 * usize::from(proxy_status.is_some())
         + 4 * usize::from(request_id.is_some());
@@ -54,18 +54,28 @@ pub(super) fn fields(
         return HeaderMap::new();
     };
     let mut headers = template.clone();
-    match content_length {
-        Some(value) => headers.insert(CONTENT_LENGTH, value),
-        None => headers.remove(CONTENT_LENGTH),
-    };
-    if let Some(value) = retry_after {
-        headers.insert(RETRY_AFTER, value);
+    // Each value goes into the field of its name, found by comparing names
+    // (no hashing): any order the map yields its entries in gives the same
+    // map.
+    let length_is_valid = content_length.is_some();
+    for (name, slot) in &mut headers {
+        let value = if name == CONTENT_LENGTH {
+            content_length.take()
+        } else if name == RETRY_AFTER {
+            retry_after.take()
+        } else if name == PROXY_STATUS {
+            proxy_status.take()
+        } else if name == X_REQUEST_ID {
+            request_id.take()
+        } else {
+            None
+        };
+        if let Some(value) = value {
+            *slot = value;
+        }
     }
-    if let Some(value) = proxy_status {
-        headers.insert(&PROXY_STATUS, value);
-    }
-    if let Some(value) = request_id {
-        headers.insert(&X_REQUEST_ID, value);
+    if !length_is_valid {
+        headers.remove(CONTENT_LENGTH);
     }
     headers
 }

@@ -41,12 +41,14 @@ use self::fields::{fields, replaced_by_rerender};
 ///   when the service expects to accept requests again (RFC 9110
 ///   section 10.2.3), whatever the method;
 /// - the JSON member `retryable`: whether this request may be sent again
-///   automatically, from the failure's phase and the request's method
-///   (absent when the method is unknown and decides it). When it is
-///   `false`, HTML and text say so too ("This request may already have
-///   been processed; do not resend it automatically.", or for a 500
-///   without a hint "Sending this request again is not expected to
-///   succeed; do not resend it automatically.").
+///   automatically: whether a retry can help (not for a 500 without a
+///   hint, a kind a retry cannot change, or an upstream status that comes
+///   again), and whether it is safe, from the failure's phase and the
+///   request's method (absent when the method is unknown and decides it).
+///   See [`GatewayError::is_retryable`]. When it is `false`, HTML and text
+///   say so too ("Sending this request again is not expected to succeed;
+///   do not resend it automatically.", or "This request may already have
+///   been processed; do not resend it automatically.").
 ///
 /// # Examples
 ///
@@ -483,6 +485,64 @@ mod tests {
         assert!(body(&render(&refused, &RenderContext::new())).contains(r#""retryable":true"#));
         let internal: GatewayError = InternalServerError::new().into();
         assert!(body(&render(&internal, &RenderContext::new())).contains(r#""retryable":false"#));
+    }
+
+    /// `retryable` is true only when a retry is safe and can help: never
+    /// for an upstream answer that the same request gets again, nor for a
+    /// kind a retry cannot change, even when nothing was sent.
+    #[test]
+    fn retryable_needs_a_retry_that_can_help() {
+        let relayed = |status: u16| -> GatewayError {
+            let status = StatusCode::from_u16(status).expect("a status");
+            GatewayError::from_upstream_response("catalog", status, &HeaderMap::new())
+        };
+        let not_again = "Sending this request again is not expected to succeed; do not resend it automatically.";
+        let get = RenderContext::new().with_method(&Method::GET);
+        for (error, retryable) in [
+            (relayed(404), false),
+            (relayed(400), false),
+            (relayed(501), false),
+            (relayed(408), true),
+            (relayed(425), true),
+            (relayed(429), true),
+            (relayed(500), true),
+            (relayed(503), true),
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::TlsCertificateError)
+                    .into(),
+                false,
+            ),
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::HttpResponseHeaderSectionSize)
+                    .into(),
+                false,
+            ),
+        ] {
+            let what = format!("{error:?}");
+            assert_eq!(error.is_retryable(&Method::GET), retryable, "{what}");
+            let json = render(&error, &get);
+            let member = if retryable {
+                r#""retryable":true"#
+            } else {
+                r#""retryable":false"#
+            };
+            assert!(body(&json).contains(member), "{what}: {}", body(&json));
+            let text = render(&error, &get.with_format(Format::Text));
+            assert_eq!(
+                body(&text).contains(not_again),
+                !retryable,
+                "{what}: {}",
+                body(&text)
+            );
+        }
+        // Never sent, so any method may resend it, but a retry gets the
+        // same certificate.
+        let certificate: GatewayError = BadGateway::new()
+            .with_kind(ProxyError::TlsCertificateError)
+            .into();
+        assert!(!certificate.is_retryable(&Method::POST));
     }
 
     #[test]

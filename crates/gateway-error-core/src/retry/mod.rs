@@ -11,15 +11,15 @@
 //!   failures too; 501, 505, 506, 508, 510 and 511 are not worth retrying (a
 //!   retry gets the same answer), nor is a 500 without `Retry-After`, nor a
 //!   kind a retry cannot change (a certificate error, a size limit, a
-//!   configuration error, a loop). Any other response is not a failure.
+//!   configuration error, a loop), nor a gateway's answer relaying an
+//!   upstream status that comes again (a `received-status` of 404, say).
+//!   Any other response is not a failure. This is the rule by which a
+//!   gateway renders its `retryable` member, so the two agree.
 //! - **Whether a retry is safe** (RFC 9110, section 9.2.2). A request that
 //!   never reached the upstream ([`Phase::NotSent`]: refused, DNS, connect
 //!   timeout...) may be sent again whatever its method; one that may have
 //!   reached it only when its method is idempotent (GET, HEAD, OPTIONS,
-//!   TRACE, PUT, DELETE). A failure of unknown phase counts as sent. This
-//!   is the question a gateway's `retryable` member answers; the policy
-//!   asks the first one too, so a `"retryable": true` for a kind that a
-//!   retry cannot change is not retried.
+//!   TRACE, PUT, DELETE). A failure of unknown phase counts as sent.
 //! - **How long to wait.** `Retry-After` (a delay or a date) when the answer
 //!   carries one, if it is within the policy's maximum; a longer hint means
 //!   giving up at once rather than waiting. Otherwise a jittered exponential
@@ -89,7 +89,7 @@ use std::time::{Duration, SystemTime};
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, StatusCode};
 
-use crate::error::GatewayError;
+use crate::error::{GatewayError, answers_the_same_again, retry_can_help};
 use crate::registry::{Phase, ProxyError};
 use crate::retry_after::RetryAfter;
 
@@ -119,6 +119,7 @@ pub struct Failure {
     status: Option<StatusCode>,
     kind: Option<ProxyError>,
     retry_after: Option<RetryAfter>,
+    received_status: Option<StatusCode>,
 }
 
 impl Failure {
@@ -150,6 +151,7 @@ impl Failure {
             status,
             kind: ProxyError::classify(error),
             retry_after: None,
+            received_status: None,
         }
     }
 
@@ -199,6 +201,7 @@ impl Failure {
                 retry_after: headers
                     .get(RETRY_AFTER)
                     .and_then(|v| RetryAfter::from_header_value(v).ok()),
+                received_status: None,
             });
         }
         None
@@ -258,47 +261,23 @@ impl Failure {
         self.retry_after
     }
 
-    /// Whether a retry can change the outcome at all, whatever the method.
+    /// Whether a retry can change the outcome at all, whatever the method:
+    /// the status allows it, and the kind and the upstream's own status do
+    /// (the rule a gateway's `retryable` member follows too).
     fn is_transient(&self) -> bool {
-        let status_allows = match self.status.map(|s| s.as_u16()) {
-            None | Some(429 | 502 | 503 | 504) => true,
+        let status_allows = self.status.is_none_or(|status| match status.as_u16() {
+            429 | 502 | 503 | 504 => true,
             // The server's own fault, unless it said when to come back.
-            Some(500) => self.retry_after.is_some(),
-            // Not implemented, version not supported, variant negotiation
-            // and loop errors, not extended, network authentication: the
-            // same request gets the same answer.
-            Some(501 | 505 | 506 | 508 | 510 | 511) => false,
-            Some(status) => (500..600).contains(&status),
-        };
-        status_allows && !self.kind.is_some_and(is_permanent)
+            500 => self.retry_after.is_some(),
+            _ => status.is_server_error() && !answers_the_same_again(status),
+        });
+        status_allows && retry_can_help(self.kind, self.received_status)
     }
 
     /// Whether sending the request again is safe (RFC 9110, section 9.2.2).
     fn is_safe_for(&self, method: &Method) -> bool {
         self.kind.map(ProxyError::phase) == Some(Phase::NotSent) || method.is_idempotent()
     }
-}
-
-/// Kinds a retry cannot change: the same request fails the same way.
-fn is_permanent(kind: ProxyError) -> bool {
-    use ProxyError::*;
-    matches!(
-        kind,
-        DestinationNotFound
-            | DestinationIpProhibited
-            | TlsCertificateError
-            | HttpRequestError
-            | HttpRequestDenied
-            | HttpResponseHeaderSectionSize
-            | HttpResponseHeaderSize
-            | HttpResponseBodySize
-            | HttpResponseTrailerSectionSize
-            | HttpResponseTrailerSize
-            | HttpResponseTransferCoding
-            | HttpResponseContentCoding
-            | ProxyConfigurationError
-            | ProxyLoopDetected
-    )
 }
 
 impl From<&GatewayError> for Failure {
@@ -321,6 +300,7 @@ impl From<&GatewayError> for Failure {
             status: Some(err.status()),
             kind: err.kind(),
             retry_after: err.retry_after(),
+            received_status: err.received_status(),
         }
     }
 }

@@ -97,6 +97,52 @@ fn the_decision_table() {
             Backoff,
             not_idempotent,
         ),
+        // An upstream's own answer relayed as a 502: a 4xx comes again,
+        // but for 408, 425 and 429; a 5xx may pass.
+        (
+            "502 from an upstream 404",
+            response(502, &[("proxy-status", "gw; received-status=404")]).expect("failure"),
+            not_retryable,
+            not_retryable,
+        ),
+        (
+            "502 from an upstream 501",
+            response(502, &[("proxy-status", "gw; received-status=501")]).expect("failure"),
+            not_retryable,
+            not_retryable,
+        ),
+        (
+            "502 from an upstream 429",
+            response(502, &[("proxy-status", "gw; received-status=429")]).expect("failure"),
+            Backoff,
+            not_idempotent,
+        ),
+        (
+            "502 from an upstream 408",
+            response(502, &[("proxy-status", "gw; received-status=408")]).expect("failure"),
+            Backoff,
+            not_idempotent,
+        ),
+        (
+            "502 from an upstream 500",
+            response(502, &[("proxy-status", "gw; received-status=500")]).expect("failure"),
+            Backoff,
+            not_idempotent,
+        ),
+        // The member closest to the client decides.
+        (
+            "502 from a 404, relayed past a 503",
+            response(
+                502,
+                &[(
+                    "proxy-status",
+                    "inner; received-status=503, gw; received-status=404",
+                )],
+            )
+            .expect("failure"),
+            not_retryable,
+            not_retryable,
+        ),
         // Gateway responses: the Proxy-Status kind decides the phase.
         (
             "502 refused",
