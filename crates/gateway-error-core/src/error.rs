@@ -742,6 +742,16 @@ composite_error! {
     /// assert_eq!(call(true).unwrap_err().status().as_u16(), 504);
     /// assert_eq!(call(false).unwrap_err().status().as_u16(), 502);
     /// ```
+    ///
+    /// # Without an adapter
+    ///
+    /// A handler's error becomes a response through the framework's trait
+    /// (`IntoResponse`, `ResponseError`, `Reply`). With the adapter for the
+    /// framework around the app, it is rendered for its request: the
+    /// format its `Accept` asks for, its method and request id, your
+    /// policy's `Proxy-Status`. Without one it is rendered for the default
+    /// context: JSON, no `Proxy-Status`, no request id. Use
+    /// [`render`](crate::render) to render one yourself.
     #[non_exhaustive]
     #[derive(Clone)]
     pub enum GatewayError {

@@ -39,6 +39,11 @@ mod sealed {
 /// 500, an upstream's empty answer a 502), so write the error you mean,
 /// for example `.ok_or_else(|| BadGateway::upstream("name"))?`.
 ///
+/// The result's error is a [`GatewayError`], so a handler that uses `?`
+/// on it returns `Result<_, GatewayError>`: `?` cannot turn a
+/// `GatewayError` back into one of the four types (`BadGateway`...), which
+/// are for building one error by hand.
+///
 /// This trait is sealed: it is implemented for `Result` only.
 ///
 /// # Examples
@@ -166,6 +171,11 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 /// reaches the caller was asked for (reqwest follows redirects unless told
 /// not to; a 304 answers a conditional request).
 ///
+/// A 502 made from an upstream 4xx (but 408, 425 and 429) is not
+/// `retryable`: the same request gets the same answer. When an upstream's
+/// answer is one your clients should see as it is (a 404 for an unknown
+/// product, say), check for it before this call; see the second example.
+///
 /// Implemented for `http::Response<B>` and, with feature `reqwest`, for
 /// `reqwest::Response`. This trait is sealed.
 ///
@@ -185,6 +195,30 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 ///
 /// let ok = Response::builder().status(StatusCode::OK).body("hits")?;
 /// assert_eq!(*ok.error_for_upstream_status("search")?.body(), "hits");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// An upstream's 404 passed on as this service's 404, any other error
+/// answer turned into a gateway error:
+///
+/// ```
+/// use gateway_error::{GatewayError, ResponseExt};
+/// use http::{Response, StatusCode};
+///
+/// /// `None` when the product does not exist.
+/// fn product(upstream: Response<String>) -> Result<Option<String>, GatewayError> {
+///     if upstream.status() == StatusCode::NOT_FOUND {
+///         return Ok(None); // the handler answers 404 itself
+///     }
+///     Ok(Some(upstream.error_for_upstream_status("catalog")?.into_body()))
+/// }
+///
+/// let missing = Response::builder().status(404).body(String::new())?;
+/// assert_eq!(product(missing)?, None);
+/// let broken = Response::builder().status(400).body(String::new())?;
+/// let err = product(broken).unwrap_err();
+/// assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
+/// assert!(!err.is_retryable(&http::Method::GET)); // a retry gets the same 400
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait ResponseExt: Sized + sealed::Sealed {

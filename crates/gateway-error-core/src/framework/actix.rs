@@ -25,6 +25,10 @@ use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, Servi
 
 macro_rules! actix_impls {
     ($($name:ident),*) => {$(
+        /// Inside `gateway_error::actix::GatewayErrors`, the response for
+        /// the request (its `Accept`, method and id, the middleware's
+        /// policy). Without the middleware, the default one: JSON, no
+        /// `Proxy-Status`, no request id, whatever the request asked for.
         #[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
         impl ResponseError for $name {
             fn status_code(&self) -> StatusCode {

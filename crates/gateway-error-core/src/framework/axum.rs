@@ -16,6 +16,12 @@ use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, Servi
 
 macro_rules! into_response {
     ($($ty:ty),+) => {$(
+        /// Inside `gateway_error::axum::GatewayErrorLayer`, the response
+        /// for the request (its `Accept`, method and id, the layer's
+        /// policy). Without the layer, the default one: JSON, no
+        /// `Proxy-Status`, no request id, whatever the request asked for;
+        /// the error is kept in the response's extensions for a layer
+        /// further out to render again.
         #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
         impl IntoResponse for $ty {
             fn into_response(self) -> Response {

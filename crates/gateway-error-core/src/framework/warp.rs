@@ -13,6 +13,10 @@ macro_rules! warp_impls {
         #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
         impl warp::reject::Reject for $ty {}
 
+        /// Inside `gateway_error::warp::handle`, the reply for the request
+        /// (its `Accept`, method and id, the policy). Without it, the
+        /// default one: JSON, no `Proxy-Status`, no request id, whatever
+        /// the request asked for.
         #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
         impl warp::Reply for $ty {
             fn into_response(self) -> warp::reply::Response {

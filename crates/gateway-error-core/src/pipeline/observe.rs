@@ -270,7 +270,11 @@ pub(super) fn trace(event: &ErrorEvent<'_>) {
         _ => "maybe_sent",
     });
     let retryable = event.retryable();
-    let chain = SourceChain(error);
+    // No field at all for an error without a source (an upstream's own
+    // 503, say), rather than an empty one.
+    let chain = std::error::Error::source(error)
+        .is_some()
+        .then_some(SourceChain(error));
     macro_rules! event {
         ($level:ident) => {
             tracing::$level!(
@@ -281,7 +285,7 @@ pub(super) fn trace(event: &ErrorEvent<'_>) {
                 "gateway_error.upstream" = upstream,
                 "gateway_error.phase" = phase,
                 "gateway_error.retryable" = retryable,
-                "exception.message" = %chain,
+                "exception.message" = chain.as_ref().map(tracing::field::display),
                 "{error}"
             )
         };

@@ -225,3 +225,97 @@ fn a_head_changed_after_rendering_is_rendered_again() {
         );
     }
 }
+
+/// The `tracing` event: OpenTelemetry field names, the source chain in
+/// `exception.message`, and no such field for an error without a source.
+#[cfg(feature = "tracing")]
+#[test]
+fn the_tracing_event_has_the_opentelemetry_fields() {
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// An event's fields, as text.
+    type Named = Vec<(String, String)>;
+
+    /// Every event's level and fields.
+    #[derive(Clone, Default)]
+    struct Events(Arc<Mutex<Vec<(tracing::Level, Named)>>>);
+
+    struct Fields(Named);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push((field.name().to_owned(), format!("{value:?}")));
+        }
+
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    impl Subscriber for Events {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut fields = Fields(Vec::new());
+            event.record(&mut fields);
+            self.0
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), fields.0));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    let events = Events::default();
+    let pipeline = Pipeline::new(Policy::new());
+    tracing::subscriber::with_default(events.clone(), || {
+        let ctx = pipeline.capture_parts(Method::POST, Format::Json, Some(b"req-7"));
+        let refused = BadGateway::upstream("orders")
+            .with_kind(ProxyError::ConnectionRefused)
+            .with_source(std::io::Error::other("connect to 10.0.0.7 refused"));
+        let _ = ctx.finish(ctx.error_response(refused.into()));
+        let ctx = pipeline.capture_parts(Method::GET, Format::Json, Some(b"req-8"));
+        let busy = GatewayError::from_upstream_response(
+            "orders",
+            StatusCode::SERVICE_UNAVAILABLE,
+            &http::HeaderMap::new(),
+        );
+        let _ = ctx.finish(ctx.error_response(busy));
+    });
+    let events = events.0.lock().unwrap();
+    let field = |fields: &[(String, String)], name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let [(level, refused), (busy_level, busy)] = &events[..] else {
+        panic!("two events expected: {events:?}")
+    };
+    assert_eq!(*level, tracing::Level::WARN);
+    let expected = [
+        ("error.type", "connection_refused"),
+        ("http.response.status_code", "502"),
+        ("http.request.method", "POST"),
+        ("http.request.header.x-request-id", "req-7"),
+        ("gateway_error.upstream", "orders"),
+        ("gateway_error.phase", "not_sent"),
+        ("gateway_error.retryable", "true"),
+        ("exception.message", "connect to 10.0.0.7 refused"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(field(refused, name).as_deref(), Some(value), "{name}");
+    }
+    assert_eq!(*busy_level, tracing::Level::WARN);
+    assert_eq!(field(busy, "error.type").as_deref(), Some("503"));
+    assert_eq!(field(busy, "exception.message"), None, "{busy:?}");
+}
