@@ -84,6 +84,8 @@ mod render;
 mod request_id;
 pub mod retry;
 mod retry_after;
+#[cfg(all(test, feature = "tracing"))]
+mod test_support;
 mod text;
 
 pub use context::{Policy, RenderContext, X_REQUEST_ID};

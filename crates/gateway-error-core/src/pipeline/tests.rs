@@ -231,49 +231,7 @@ fn a_head_changed_after_rendering_is_rendered_again() {
 #[cfg(feature = "tracing")]
 #[test]
 fn the_tracing_event_has_the_opentelemetry_fields() {
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    /// An event's fields, as text.
-    type Named = Vec<(String, String)>;
-
-    /// Every event's level and fields.
-    #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<(tracing::Level, Named)>>>);
-
-    struct Fields(Named);
-
-    impl Visit for Fields {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.push((field.name().to_owned(), format!("{value:?}")));
-        }
-
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.push((field.name().to_owned(), value.to_owned()));
-        }
-    }
-
-    impl Subscriber for Events {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut fields = Fields(Vec::new());
-            event.record(&mut fields);
-            self.0
-                .lock()
-                .unwrap()
-                .push((*event.metadata().level(), fields.0));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
+    use crate::test_support::{Events, field};
 
     let events = Events::default();
     let pipeline = Pipeline::new(Policy::new());
@@ -291,13 +249,7 @@ fn the_tracing_event_has_the_opentelemetry_fields() {
         );
         let _ = ctx.finish(ctx.error_response(busy));
     });
-    let events = events.0.lock().unwrap();
-    let field = |fields: &[(String, String)], name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let events = events.take();
     let [(level, refused), (busy_level, busy)] = &events[..] else {
         panic!("two events expected: {events:?}")
     };

@@ -280,6 +280,31 @@ impl Failure {
     }
 }
 
+/// The debug event of [`RetryPolicy::decide`].
+#[cfg(feature = "tracing")]
+fn trace_decision(method: &Method, retries: u32, failure: &Failure, decision: &Decision) {
+    let status = failure.status.map(|status| status.as_u16());
+    let error_type = failure.kind.map(ProxyError::as_str);
+    match decision {
+        Decision::Retry(delay) => tracing::debug!(
+            "http.request.method" = method.as_str(),
+            "http.request.resend_count" = retries,
+            "http.response.status_code" = status,
+            "error.type" = error_type,
+            "gateway_error.retry.delay_ms" = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying"
+        ),
+        Decision::Stop(stop) => tracing::debug!(
+            "http.request.method" = method.as_str(),
+            "http.request.resend_count" = retries,
+            "http.response.status_code" = status,
+            "error.type" = error_type,
+            "gateway_error.retry.stop" = ?stop,
+            "not retrying"
+        ),
+    }
+}
+
 impl From<&GatewayError> for Failure {
     /// The failure a gateway error stands for: its status, kind and hint.
     ///
@@ -847,6 +872,13 @@ impl RetryPolicy {
     /// Otherwise the answer is to retry after `Retry-After`, or after the
     /// backoff's delay; a token is then withdrawn from the budget.
     ///
+    /// With feature `tracing`, each decision is a debug event with
+    /// OpenTelemetry field names:
+    /// `http.request.method`, `http.request.resend_count` (`retries`),
+    /// `http.response.status_code` and `error.type` of the failure, and
+    /// either the delay in milliseconds or the reason to stop. The tower
+    /// and reqwest-middleware integrations decide through this method.
+    ///
     /// # Examples
     ///
     /// ```
@@ -863,16 +895,17 @@ impl RetryPolicy {
     /// ```
     #[must_use]
     pub fn decide(&self, method: &Method, retries: u32, failure: &Failure) -> Decision {
-        if let Err(stop) = self.check(method, failure) {
-            return Decision::Stop(stop);
-        }
-        if retries >= self.max_retries {
-            return Decision::Stop(Stop::RetriesExhausted);
-        }
-        match self.wait(failure, self.backoff.delay(retries)) {
-            Ok(delay) => Decision::Retry(delay),
+        let decision = match self.check(method, failure) {
             Err(stop) => Decision::Stop(stop),
-        }
+            Ok(()) if retries >= self.max_retries => Decision::Stop(Stop::RetriesExhausted),
+            Ok(()) => match self.wait(failure, self.backoff.delay(retries)) {
+                Ok(delay) => Decision::Retry(delay),
+                Err(stop) => Decision::Stop(stop),
+            },
+        };
+        #[cfg(feature = "tracing")]
+        trace_decision(method, retries, failure, &decision);
+        decision
     }
 
     /// Whether the failure may be retried at all, for this method.

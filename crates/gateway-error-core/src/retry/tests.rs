@@ -525,3 +525,50 @@ fn policies_are_send_sync_and_small_enough_to_clone() {
     assert_send_sync::<Budget>();
     assert_send_sync::<Failure>();
 }
+
+/// Each decision is a debug event with OpenTelemetry field names.
+#[cfg(feature = "tracing")]
+#[test]
+fn decisions_are_debug_events() {
+    use crate::test_support::{Events, field};
+
+    let events = Events::default();
+    tracing::subscriber::with_default(events.clone(), || {
+        let refused =
+            response(502, &[("proxy-status", "gw; error=connection_refused")]).expect("failure");
+        let _ = policy().decide(&Method::POST, 1, &refused);
+        let not_found =
+            response(502, &[("proxy-status", "gw; received-status=404")]).expect("failure");
+        let _ = policy().decide(&Method::GET, 0, &not_found);
+    });
+    let events = events.take();
+    let [(retry_level, retry), (stop_level, stop)] = &events[..] else {
+        panic!("two events expected: {events:?}")
+    };
+    assert_eq!(
+        (*retry_level, *stop_level),
+        (tracing::Level::DEBUG, tracing::Level::DEBUG)
+    );
+    for (name, value) in [
+        ("http.request.method", "POST"),
+        ("http.request.resend_count", "1"),
+        ("http.response.status_code", "502"),
+        ("error.type", "connection_refused"),
+    ] {
+        assert_eq!(
+            field(retry, name).as_deref(),
+            Some(value),
+            "{name}: {retry:?}"
+        );
+    }
+    let delay: u64 = field(retry, "gateway_error.retry.delay_ms")
+        .and_then(|ms| ms.parse().ok())
+        .expect("a delay");
+    assert!((5..=10).contains(&delay), "{delay}");
+    assert_eq!(field(stop, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(field(stop, "error.type"), None);
+    assert_eq!(
+        field(stop, "gateway_error.retry.stop").as_deref(),
+        Some("NotRetryable")
+    );
+}
