@@ -220,8 +220,8 @@ fn known_name(name: &http::HeaderName) -> Option<HeaderName> {
         "vary" => header::VARY,
         "x-content-type-options" => header::X_CONTENT_TYPE_OPTIONS,
         "retry-after" => header::RETRY_AFTER,
-        "proxy-status" => HeaderName::from_static("proxy-status"),
-        "x-request-id" => HeaderName::from_static("x-request-id"),
+        "proxy-status" => const { HeaderName::from_static("proxy-status") },
+        "x-request-id" => const { HeaderName::from_static("x-request-id") },
         _ => return None,
     })
 }
