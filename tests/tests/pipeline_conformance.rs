@@ -1175,6 +1175,53 @@ async fn nested_adapters(addr: SocketAddr, probe: Arc<Probe>) {
     assert!(probe.inner().is_empty());
 }
 
+/// Fields sent as several lines: `Accept` is one list (RFC 9110 section
+/// 5.3); `x-request-id`, a single value, is read from its first line.
+async fn field_lines(addr: SocketAddr, _probe: Arc<Probe>) {
+    let get = Method::GET;
+    let policy = outer_policy();
+    // JSON at a low weight on one line, HTML on the next: HTML wins.
+    let got = send(
+        addr,
+        &get,
+        "/fail",
+        &[
+            ("accept", "application/json;q=0.5"),
+            ("x-request-id", "first-1"),
+            ("accept", "text/html"),
+            ("x-request-id", "second-1"),
+        ],
+    )
+    .await;
+    got.assert_is(&expected(
+        upstream_error(),
+        &policy,
+        &get,
+        "application/json;q=0.5, text/html",
+        "first-1",
+    ));
+    got.assert_complete(&get);
+    // The first line is the id, valid or not: an invalid first line gets a
+    // generated id, not the second line's.
+    let got = send(
+        addr,
+        &get,
+        "/whoami",
+        &[("x-request-id", "bad id"), ("x-request-id", "second-2")],
+    )
+    .await;
+    assert_generated(got.request_id());
+    assert_eq!(got.body_str(), got.request_id());
+    let got = send(
+        addr,
+        &get,
+        "/whoami",
+        &[("x-request-id", "first-3"), ("x-request-id", "second-3")],
+    )
+    .await;
+    assert_eq!((got.request_id(), got.body_str()), ("first-3", "first-3"));
+}
+
 /// A re-rendered error is well framed on the wire: `render`'s response
 /// for the request, plus the kept fields, with one `Content-Length`.
 async fn rerendered_errors_drop_stale_framing(addr: SocketAddr, _probe: Arc<Probe>) {
@@ -1230,6 +1277,7 @@ per_framework!(middleware_sees_the_final_response);
 per_framework!(one_event_per_error);
 per_framework!(nested_adapters);
 per_framework!(rerendered_errors_drop_stale_framing);
+per_framework!(field_lines);
 
 /// warp: the same fields set through `warp::reply::with_header`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

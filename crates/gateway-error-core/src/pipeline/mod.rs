@@ -23,9 +23,11 @@
 //!
 //! - The header is `x-request-id` ([`X_REQUEST_ID`]).
 //! - A request's id is its own `x-request-id` when that is valid (see
-//!   [`is_valid_request_id`]); otherwise a new
-//!   one ([`generate_request_id`]), which the
-//!   adapter also writes into the request's headers.
+//!   [`is_valid_request_id`]; a single value, so of several field lines
+//!   the first is read); otherwise a new one ([`generate_request_id`]).
+//!   Under axum and actix-web the adapter also writes a new one into the
+//!   request's headers, replacing every line; warp lets no filter change
+//!   them, so warp handlers read it with `request_id()`.
 //! - Handlers read it as [`RequestId`]: from the request's extensions
 //!   (axum, actix-web) or from [`RequestContext::current`] while the
 //!   adapter polls them (warp's `request_id()` filter).
