@@ -81,6 +81,14 @@ fn error_with_own_id() -> BadGateway {
 /// A success's own `x-request-id`.
 const HANDLER_ID: &str = "handler-id-1";
 
+/// The error of `/stale`: it may have been processed, and carries a retry
+/// hint, so its response has `Retry-After` too.
+fn stale_error() -> BadGateway {
+    upstream_error()
+        .with_kind(ProxyError::ConnectionTerminated)
+        .with_retry_after(Duration::from_secs(5))
+}
+
 /// Fields that framed or described a handler's body, set on `/stale`'s
 /// error reply: the re-render must drop every one.
 const STALE: [(&str, &str); 14] = [
@@ -391,7 +399,7 @@ async fn send_raw(
 //              status, fields and body (extensions dropped)
 // /mw/bare     /fail behind a middleware rebuilding it as (status, body)
 // /nested/fail, /nested/whoami   under a nested adapter (policy "inner")
-// /stale       upstream_error()'s reply with STALE and KEPT set on it
+// /stale       stale_error()'s reply with STALE and KEPT set on it
 
 #[derive(Clone, Copy, Debug)]
 enum Framework {
@@ -534,7 +542,7 @@ mod axum_server {
             .route("/reply", get(|| async { upstream_error() }))
             .route(
                 "/stale",
-                get(|| async { (handler_fields(), upstream_error()) }),
+                get(|| async { (handler_fields(), stale_error()) }),
             )
             .merge(
                 Router::new()
@@ -627,7 +635,7 @@ mod actix_server {
 
     /// The error's reply with `STALE` and `KEPT` set on it.
     async fn stale() -> HttpResponse {
-        let mut response = upstream_error().error_response();
+        let mut response = stale_error().error_response();
         for (name, value) in STALE.iter().chain(&KEPT) {
             response.headers_mut().append(
                 actix_web::http::header::HeaderName::from_static(name),
@@ -861,13 +869,13 @@ mod warp_server {
             .or(warp::path!("spawned").and_then(spawned))
             .or(warp::path!("reply").map(upstream_error))
             .or(warp::path!("stale").map(|| {
-                let mut reply = upstream_error().into_response();
+                let mut reply = stale_error().into_response();
                 reply.headers_mut().extend(handler_fields());
                 reply
             }))
             // The same fields through warp's own wrapper.
             .or(warp::path!("stale-wrapped").map(|| {
-                let reply = upstream_error();
+                let reply = stale_error();
                 let reply = warp::reply::with_header(reply, "transfer-encoding", "chunked");
                 let reply = warp::reply::with_header(reply, "etag", "\"v1\"");
                 let reply = warp::reply::with_header(reply, "accept-ranges", "bytes");
@@ -1239,7 +1247,8 @@ async fn assert_well_framed(addr: SocketAddr, path: &str) {
         )
         .await;
         got.assert_complete(&get);
-        let mut want = expected(upstream_error(), &outer_policy(), &get, accept, "wire-7");
+        let mut want = expected(stale_error(), &outer_policy(), &get, accept, "wire-7");
+        assert!(want.headers().contains_key("retry-after"));
         for (name, value) in KEPT {
             want.headers_mut()
                 .append(name, HeaderValue::from_static(value));

@@ -877,7 +877,8 @@ fn do_not_resend_get(err: &GatewayError, retry_after: Option<RetryAfter>) -> Opt
 
 /// Whether a retry cannot change how `err` failed: the gateway's own 500
 /// without a hint, a kind that fails the same way again, or an upstream
-/// status that the same request gets again (a 4xx but 408, 425 and 429).
+/// status that the same request gets again (a 4xx but 408, 421, 425 and
+/// 429; 500, 501, 505, 506, 508, 510, 511).
 fn retry_cannot_help(err: &GatewayError, retry_after: Option<RetryAfter>) -> bool {
     use ProxyError::*;
     let same_kind_again = err.kind().is_some_and(|kind| {
@@ -900,8 +901,8 @@ fn retry_cannot_help(err: &GatewayError, retry_after: Option<RetryAfter>) -> boo
         )
     });
     let same_status_again = err.received_status().is_some_and(|status| {
-        status.is_client_error() && !matches!(status.as_u16(), 408 | 425 | 429)
-            || matches!(status.as_u16(), 501 | 505 | 506 | 508 | 510 | 511)
+        status.is_client_error() && !matches!(status.as_u16(), 408 | 421 | 425 | 429)
+            || matches!(status.as_u16(), 500 | 501 | 505 | 506 | 508 | 510 | 511)
     });
     (err.status() == StatusCode::INTERNAL_SERVER_ERROR && retry_after.is_none())
         || same_kind_again
@@ -1085,10 +1086,19 @@ proptest! {
             prop_assert_eq!(back.kind(), err.kind());
             prop_assert_eq!(back.retry_after(), err.retry_after());
             let again = render(&back, &RenderContext::new().with_format(format).with_policy(&policy));
-            // The upstream's status travels in `Proxy-Status` only: without
-            // it, the verdict it decided (`retryable` false with no method)
-            // cannot come back.
-            let lost = back.received_status().is_none()
+            // The upstream's status travels in `Proxy-Status` only, which a
+            // policy that names no proxy does not send, and which `parse`
+            // reads only up to its cap: else the verdict it decided
+            // (`retryable` false with no method) cannot come back.
+            let carried = expected_proxy_name(&case.proxy_name).is_some()
+                && response
+                    .headers()
+                    .get("proxy-status")
+                    .is_some_and(|field| field.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN);
+            if carried {
+                prop_assert_eq!(back.received_status(), err.received_status());
+            }
+            let lost = !carried
                 && retry_cannot_help(&err, case.retry_after)
                 && !retry_cannot_help(&back, back.retry_after());
             if lost {

@@ -11,7 +11,8 @@
 //!
 //! - the format the client's `Accept` asks for (JSON, `application/problem+json`,
 //!   HTML, text), and no body for HEAD;
-//! - `retryable` from the failure's phase and the request's method;
+//! - `retryable`: whether a retry can help and is safe for the request's
+//!   method;
 //! - the request id: the request's valid `x-request-id`, or a new one that
 //!   handlers see in the request's headers; every response echoes it;
 //! - the [`Policy`]: `Proxy-Status` when it names this gateway, upstream

@@ -44,14 +44,18 @@ pub(crate) fn retry_can_help(
 }
 
 /// Whether a status is one a retry of the same request gets again: a 4xx
-/// other than 408 (Request Timeout), 425 (Too Early) and 429 (Too Many
-/// Requests), and a 501 (Not Implemented), 505 (HTTP Version Not
-/// Supported), 506 (Variant Also Negotiates), 508 (Loop Detected), 510
-/// (Not Extended) or 511 (Network Authentication Required).
+/// other than 408 (Request Timeout), 421 (Misdirected Request: another
+/// connection may succeed, RFC 9110 section 15.5.20), 425 (Too Early) and
+/// 429 (Too Many Requests); a 500, as for the gateway's own 500 without a
+/// hint; and a 501 (Not Implemented), 505 (HTTP Version Not Supported), 506
+/// (Variant Also Negotiates), 508 (Loop Detected), 510 (Not Extended) or
+/// 511 (Network Authentication Required). A 409 (Conflict) or 423 (Locked)
+/// may pass in time, but not by resending at once: they count as coming
+/// again too.
 pub(crate) fn answers_the_same_again(status: StatusCode) -> bool {
     match status.as_u16() {
-        408 | 425 | 429 => false,
-        400..=499 | 501 | 505 | 506 | 508 | 510 | 511 => true,
+        408 | 421 | 425 | 429 => false,
+        400..=499 | 500 | 501 | 505 | 506 | 508 | 510 | 511 => true,
         _ => false,
     }
 }
@@ -526,8 +530,8 @@ macro_rules! error_type {
             /// retry cannot change (a certificate error, a size limit, a
             /// configuration error, a loop...), or the upstream's own answer
             /// ([`received_status`](Self::received_status)) is one the same
-            /// request gets again (a 4xx but 408, 425 and 429; a 501, 505,
-            /// 506, 508, 510 or 511). It is safe when the request never
+            /// request gets again (a 4xx but 408, 421, 425 and 429; a 500,
+            /// 501, 505, 506, 508, 510 or 511). It is safe when the request never
             /// reached the upstream, or when it may have and `method` is
             /// idempotent (RFC 9110 section 9.2.2).
             ///

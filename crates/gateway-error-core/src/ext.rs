@@ -171,7 +171,7 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 /// reaches the caller was asked for (reqwest follows redirects unless told
 /// not to; a 304 answers a conditional request).
 ///
-/// A 502 made from an upstream 4xx (but 408, 425 and 429) is not
+/// A 502 made from an upstream 4xx (but 408, 421, 425 and 429) or 500 is not
 /// `retryable`: the same request gets the same answer. When an upstream's
 /// answer is one your clients should see as it is (a 404 for an unknown
 /// product, say), check for it before this call; see the second example.

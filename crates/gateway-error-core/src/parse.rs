@@ -173,6 +173,16 @@ pub fn parse(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<GatewayError, ParseError> {
+    parse_with_verdict(status, headers, body).map(|(err, _)| err)
+}
+
+/// [`parse`], and the body's `retryable` member when it is a boolean: the
+/// verdict the gateway gave for the request this response answers.
+pub(crate) fn parse_with_verdict(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(GatewayError, Option<bool>), ParseError> {
     if !matches!(status.as_u16(), 500 | 502 | 503 | 504) {
         return Err(ParseErrorKind::Status.into());
     }
@@ -191,6 +201,7 @@ pub fn parse(
         inner.upstream_proxy_status = Some(field);
     }
 
+    let mut retryable = None;
     if is_json(headers, body) {
         if body.len() > MAX_BODY_LEN {
             return Err(ParseErrorKind::BodyTooLarge.into());
@@ -202,7 +213,7 @@ pub fn parse(
         let Lenient(body) = serde_json::from_str::<Lenient<Body<'_>>>(text)
             .map_err(|_| ParseError::from(ParseErrorKind::InvalidJson))?;
         if let Some(body) = body {
-            body.read_into(&mut inner);
+            retryable = body.read_into(&mut inner);
         }
     }
     if inner.request_id.is_none() {
@@ -211,7 +222,7 @@ pub fn parse(
             .and_then(|v| v.to_str().ok())
             .and_then(|id| text::clean_request_id(Cow::Owned(id.to_owned())));
     }
-    Ok(GatewayError::for_status(status, inner))
+    Ok((GatewayError::for_status(status, inner), retryable))
 }
 
 fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
@@ -249,6 +260,7 @@ struct Members<'a> {
     kind: Option<Cow<'a, str>>,
     request_id: Option<Cow<'a, str>>,
     retry_after: Option<RetryAfter>,
+    retryable: Option<bool>,
 }
 
 /// A JSON body: RFC 9457 problem details at the top level (`detail`), or,
@@ -259,7 +271,8 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
-    fn read_into(self, inner: &mut Inner) {
+    /// Puts the members into `inner`; returns the `retryable` verdict.
+    fn read_into(self, inner: &mut Inner) -> Option<bool> {
         let members = self.envelope.unwrap_or(self.problem);
         let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
         if let Some(details) = members.details {
@@ -277,6 +290,7 @@ impl Body<'_> {
         if inner.retry_after.is_none() {
             inner.retry_after = members.retry_after;
         }
+        members.retryable
     }
 }
 
@@ -292,6 +306,10 @@ trait Wanted<'de>: Sized {
     }
 
     fn from_u64(_: u64) -> Option<Self> {
+        None
+    }
+
+    fn from_bool(_: bool) -> Option<Self> {
         None
     }
 
@@ -315,6 +333,13 @@ type Skip = Lenient<Skipped>;
 impl<'de> Wanted<'de> for Cow<'de, str> {
     fn from_str(s: Cow<'de, str>) -> Option<Self> {
         Some(s)
+    }
+}
+
+/// `retryable`: a boolean.
+impl Wanted<'_> for bool {
+    fn from_bool(v: bool) -> Option<Self> {
+        Some(v)
     }
 }
 
@@ -363,6 +388,7 @@ fn read_members<'de, A: MapAccess<'de>>(
             (Key::Kind, _) => members.kind = map.next_value::<Lenient<_>>()?.0,
             (Key::RequestId, _) => members.request_id = map.next_value::<Lenient<_>>()?.0,
             (Key::RetryAfter, _) => members.retry_after = map.next_value::<Lenient<_>>()?.0,
+            (Key::Retryable, _) => members.retryable = map.next_value::<Lenient<_>>()?.0,
             (Key::Error, false) => envelope = map.next_value::<Lenient<_>>()?.0,
             _ => {
                 map.next_value::<Skip>()?;
@@ -411,8 +437,8 @@ impl<'de, T: Wanted<'de>> Visitor<'de> for LenientVisitor<T> {
         Ok(Lenient(None))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Lenient(None))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_bool(v)))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -438,6 +464,7 @@ enum Key {
     Kind,
     RequestId,
     RetryAfter,
+    Retryable,
     Error,
     Other,
 }
@@ -461,6 +488,7 @@ impl<'de> Deserialize<'de> for Key {
                     "kind" => Key::Kind,
                     "request_id" => Key::RequestId,
                     "retry_after" => Key::RetryAfter,
+                    "retryable" => Key::Retryable,
                     "error" => Key::Error,
                     _ => Key::Other,
                 })

@@ -10,7 +10,8 @@
 //!
 //! - the body format the client asked for (JSON, problem+json, HTML, text);
 //! - no body for HEAD, with the `Content-Length` GET would have;
-//! - `retryable` from the failure's phase and the request's method;
+//! - `retryable`: whether a retry can help and is safe for the request's
+//!   method;
 //! - the request id (see the pipeline's rule): handlers read it with the
 //!   [`request_id`] filter, and replies and 404s echo it;
 //! - `Proxy-Status` and the rest of the [`Policy`] you set once;
@@ -438,8 +439,8 @@ pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + 
 /// [`handle`].
 ///
 /// It sees only the rejection, so it renders for the default context: JSON
-/// whatever the client accepts, no `retryable` unless the failure's phase
-/// decides it, no request id, no `Proxy-Status`, and a body even for HEAD
+/// whatever the client accepts, no `retryable` unless it is known without
+/// the method, no request id, no `Proxy-Status`, and a body even for HEAD
 /// (hyper drops it on the wire). Prefer [`handle`].
 ///
 /// # Errors

@@ -503,9 +503,11 @@ mod tests {
             (relayed(400), false),
             (relayed(501), false),
             (relayed(408), true),
+            (relayed(421), true),
             (relayed(425), true),
             (relayed(429), true),
-            (relayed(500), true),
+            (relayed(500), false),
+            (relayed(502), true),
             (relayed(503), true),
             (
                 BadGateway::new()
@@ -537,6 +539,14 @@ mod tests {
                 body(&text)
             );
         }
+        // For a POST that may have run, a retry that cannot help says so,
+        // not that the request may have been processed.
+        let post = RenderContext::new()
+            .with_method(&Method::POST)
+            .with_format(Format::Text);
+        let text = render(&relayed(404), &post);
+        assert!(body(&text).contains(not_again), "{}", body(&text));
+        assert!(!body(&text).contains("may already have been processed"));
         // Never sent, so any method may resend it, but a retry gets the
         // same certificate.
         let certificate: GatewayError = BadGateway::new()

@@ -14,7 +14,11 @@
 //!   configuration error, a loop), nor a gateway's answer relaying an
 //!   upstream status that comes again (a `received-status` of 404, say).
 //!   Any other response is not a failure. This is the rule by which a
-//!   gateway renders its `retryable` member, so the two agree.
+//!   gateway renders its `retryable` member; when the policy reads a
+//!   gateway's body, a `"retryable": false` in it stops it too. The
+//!   upstream status travels in the head only in `Proxy-Status`, so
+//!   integrations that read only heads (below) see it only from gateways
+//!   that name themselves.
 //! - **Whether a retry is safe** (RFC 9110, section 9.2.2). A request that
 //!   never reached the upstream ([`Phase::NotSent`]: refused, DNS, connect
 //!   timeout...) may be sent again whatever its method; one that may have
@@ -90,6 +94,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::error::{GatewayError, answers_the_same_again, retry_can_help};
+use crate::parse::parse_with_verdict;
 use crate::registry::{Phase, ProxyError};
 use crate::retry_after::RetryAfter;
 
@@ -120,6 +125,8 @@ pub struct Failure {
     kind: Option<ProxyError>,
     retry_after: Option<RetryAfter>,
     received_status: Option<StatusCode>,
+    /// The gateway's `retryable` member, for the request it answered.
+    verdict: Option<bool>,
 }
 
 impl Failure {
@@ -152,6 +159,7 @@ impl Failure {
             kind: ProxyError::classify(error),
             retry_after: None,
             received_status: None,
+            verdict: None,
         }
     }
 
@@ -161,7 +169,10 @@ impl Failure {
     ///
     /// `body` may be empty when only the head is at hand: the kind then comes
     /// from the last `Proxy-Status` member and the hint from `Retry-After`. A
-    /// body that does not parse is ignored in the same way.
+    /// body that does not parse is ignored in the same way. A gateway's
+    /// body also says `"retryable": false` when it knows a retry cannot help
+    /// (an upstream status it relayed, say, which its head shows only in
+    /// `Proxy-Status`): the policy then stops too.
     ///
     /// # Examples
     ///
@@ -188,10 +199,13 @@ impl Failure {
             // An empty JSON object: `parse` then reads the head alone.
             const HEAD_ONLY: &[u8] = b"{}";
             let body = if body.is_empty() { HEAD_ONLY } else { body };
-            let parsed = crate::parse(status, headers, body)
-                .or_else(|_| crate::parse(status, headers, HEAD_ONLY));
-            if let Ok(err) = parsed {
-                return Some(Self::from(&err));
+            let parsed = parse_with_verdict(status, headers, body)
+                .or_else(|_| parse_with_verdict(status, headers, HEAD_ONLY));
+            if let Ok((err, verdict)) = parsed {
+                return Some(Self {
+                    verdict,
+                    ..Self::from(&err)
+                });
             }
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
@@ -202,6 +216,7 @@ impl Failure {
                     .get(RETRY_AFTER)
                     .and_then(|v| RetryAfter::from_header_value(v).ok()),
                 received_status: None,
+                verdict: None,
             });
         }
         None
@@ -284,7 +299,12 @@ impl Failure {
 #[cfg(feature = "tracing")]
 fn trace_decision(method: &Method, retries: u32, failure: &Failure, decision: &Decision) {
     let status = failure.status.map(|status| status.as_u16());
-    let error_type = failure.kind.map(ProxyError::as_str);
+    // As OpenTelemetry asks: the kind, else the status code, else `_OTHER`.
+    let error_type = failure
+        .kind
+        .map(ProxyError::as_str)
+        .or_else(|| failure.status.as_ref().map(StatusCode::as_str))
+        .unwrap_or("_OTHER");
     match decision {
         Decision::Retry(delay) => tracing::debug!(
             "http.request.method" = method.as_str(),
@@ -326,6 +346,7 @@ impl From<&GatewayError> for Failure {
             kind: err.kind(),
             retry_after: err.retry_after(),
             received_status: err.received_status(),
+            verdict: None,
         }
     }
 }
@@ -367,7 +388,9 @@ pub enum Decision {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stop {
     /// A retry would get the same answer: a 500 without `Retry-After`, a
-    /// 501, a kind such as a certificate error or a size limit.
+    /// 501, a kind such as a certificate error or a size limit, an
+    /// upstream status relayed in `Proxy-Status` that comes again, or a
+    /// gateway's body that said `"retryable": false`.
     NotRetryable,
     /// The request may have reached the upstream and its method is not
     /// idempotent (RFC 9110, section 9.2.2).
@@ -875,7 +898,8 @@ impl RetryPolicy {
     /// With feature `tracing`, each decision is a debug event with
     /// OpenTelemetry field names:
     /// `http.request.method`, `http.request.resend_count` (`retries`),
-    /// `http.response.status_code` and `error.type` of the failure, and
+    /// `http.response.status_code` and `error.type` of the failure (its
+    /// kind, else its status code, else `_OTHER`), and
     /// either the delay in milliseconds or the reason to stop. The tower
     /// and reqwest-middleware integrations decide through this method.
     ///
@@ -915,6 +939,11 @@ impl RetryPolicy {
         }
         if !failure.is_safe_for(method) {
             return Err(Stop::NotIdempotent);
+        }
+        // The gateway knew more of this request than its head tells (the
+        // upstream's status, say) and said no.
+        if failure.verdict == Some(false) {
+            return Err(Stop::NotRetryable);
         }
         Ok(())
     }

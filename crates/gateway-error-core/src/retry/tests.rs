@@ -98,7 +98,8 @@ fn the_decision_table() {
             not_idempotent,
         ),
         // An upstream's own answer relayed as a 502: a 4xx comes again,
-        // but for 408, 425 and 429; a 5xx may pass.
+        // but for 408, 421, 425 and 429; a 500 or 501 comes again, a 502 may
+        // pass.
         (
             "502 from an upstream 404",
             response(502, &[("proxy-status", "gw; received-status=404")]).expect("failure"),
@@ -126,6 +127,18 @@ fn the_decision_table() {
         (
             "502 from an upstream 500",
             response(502, &[("proxy-status", "gw; received-status=500")]).expect("failure"),
+            not_retryable,
+            not_retryable,
+        ),
+        (
+            "502 from an upstream 421",
+            response(502, &[("proxy-status", "gw; received-status=421")]).expect("failure"),
+            Backoff,
+            not_idempotent,
+        ),
+        (
+            "502 from an upstream 502",
+            response(502, &[("proxy-status", "gw; received-status=502")]).expect("failure"),
             Backoff,
             not_idempotent,
         ),
@@ -335,6 +348,54 @@ fn other_statuses_are_not_failures() {
     for status in [200, 201, 204, 301, 304, 400, 401, 404, 408, 409, 425, 431] {
         assert_eq!(response(status, &[("retry-after", "1")]), None, "{status}");
     }
+}
+
+/// A gateway's `"retryable": false` stops the policy even when its head
+/// shows no reason (it names no proxy, so no `received-status`); `true`, or
+/// a member of another type, leaves the decision to the policy.
+#[test]
+fn the_bodys_retryable_false_stops_a_retry() {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let said = |retryable: &str| {
+        let body = format!(
+            r#"{{"error":{{"code":502,"message":"Bad Gateway","retryable":{retryable}}}}}"#
+        );
+        Failure::from_response(StatusCode::BAD_GATEWAY, &headers, body.as_bytes()).expect("failure")
+    };
+    check(
+        &Method::GET,
+        &said("false"),
+        Expect::Stop(Stop::NotRetryable),
+        "retryable false",
+    );
+    check(
+        &Method::GET,
+        &said("true"),
+        Expect::Backoff,
+        "retryable true",
+    );
+    check(&Method::GET, &said(r#""no""#), Expect::Backoff, "a string");
+    // A gateway's answer to a relayed 404, rendered as it is sent.
+    let relayed = crate::GatewayError::from_upstream_response(
+        "catalog",
+        StatusCode::NOT_FOUND,
+        &HeaderMap::new(),
+    );
+    let accept = [HeaderValue::from_static("application/json")];
+    let ctx = crate::RenderContext::new()
+        .with_accept_values(&accept)
+        .with_method(&Method::GET);
+    let response = crate::render(&relayed, &ctx);
+    assert!(response.headers().get("proxy-status").is_none());
+    let failure = Failure::from_response(response.status(), response.headers(), response.body())
+        .expect("failure");
+    check(
+        &Method::GET,
+        &failure,
+        Expect::Stop(Stop::NotRetryable),
+        "a relayed 404",
+    );
 }
 
 #[test]
@@ -566,7 +627,7 @@ fn decisions_are_debug_events() {
         .expect("a delay");
     assert!((5..=10).contains(&delay), "{delay}");
     assert_eq!(field(stop, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(field(stop, "error.type"), None);
+    assert_eq!(field(stop, "error.type").as_deref(), Some("502"));
     assert_eq!(
         field(stop, "gateway_error.retry.stop").as_deref(),
         Some("NotRetryable")
