@@ -2,6 +2,7 @@
 //! validators they check its output with.
 
 pub mod validators;
+pub mod wire;
 
 /// The workspace README (and the facade's copy of it), compiled with every
 /// feature and the crates its setups use, so that no example in it can drift.

@@ -355,32 +355,11 @@ async fn send_raw(
     stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("no header section end: {:?}", String::from_utf8_lossy(&raw)))?;
-    let head = std::str::from_utf8(&raw[..end])?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut parsed = Vec::new();
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("bad field line {line:?}"))?;
-        parsed.push((
-            name.to_ascii_lowercase(),
-            value.trim_matches([' ', '\t']).as_bytes().to_vec(),
-        ));
-    }
+    let response = gateway_error_tests::wire::parse_response(&raw)?;
     Ok(Got {
-        status,
-        fields: parsed,
-        body: raw[end + 4..].to_vec(),
+        status: response.status,
+        fields: response.fields,
+        body: response.body,
     })
 }
 

@@ -149,36 +149,10 @@ async fn send_raw(
 
 /// Status, fields and everything after the header section.
 fn parse_raw(raw: &[u8]) -> Result<Got, BoxError> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| {
-            format!(
-                "no end of header section in {:?}",
-                String::from_utf8_lossy(raw)
-            )
-        })?;
-    let head = std::str::from_utf8(&raw[..end])?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
-    let mut headers = Vec::new();
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("bad field line {line:?}"))?;
-        headers.push((
-            name.to_ascii_lowercase(),
-            value.trim_matches([' ', '\t']).as_bytes().to_vec(),
-        ));
-    }
+    let response = gateway_error_tests::wire::parse_response(raw)?;
     Ok(Got {
-        status,
-        headers,
-        body: raw[end + 4..].to_vec(),
+        status: response.status,
+        headers: response.fields,
+        body: response.body,
     })
 }
