@@ -305,24 +305,23 @@ fn trace_decision(method: &Method, retries: u32, failure: &Failure, decision: &D
         .map(ProxyError::as_str)
         .or_else(|| failure.status.as_ref().map(StatusCode::as_str))
         .unwrap_or("_OTHER");
-    match decision {
-        Decision::Retry(delay) => tracing::debug!(
-            "http.request.method" = method.as_str(),
-            "http.request.resend_count" = retries,
-            "http.response.status_code" = status,
-            "error.type" = error_type,
-            "gateway_error.retry.delay_ms" = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            "retrying"
+    let (delay_ms, stop, message) = match decision {
+        Decision::Retry(delay) => (
+            Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            None,
+            "retrying",
         ),
-        Decision::Stop(stop) => tracing::debug!(
-            "http.request.method" = method.as_str(),
-            "http.request.resend_count" = retries,
-            "http.response.status_code" = status,
-            "error.type" = error_type,
-            "gateway_error.retry.stop" = ?stop,
-            "not retrying"
-        ),
-    }
+        Decision::Stop(stop) => (None, Some(stop), "not retrying"),
+    };
+    tracing::debug!(
+        "http.request.method" = method.as_str(),
+        "http.request.resend_count" = retries,
+        "http.response.status_code" = status,
+        "error.type" = error_type,
+        "gateway_error.retry.delay_ms" = delay_ms,
+        "gateway_error.retry.stop" = stop.map(tracing::field::debug),
+        "{message}"
+    );
 }
 
 impl From<&GatewayError> for Failure {
