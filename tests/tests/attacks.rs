@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gateway_error::{
     BadGateway, Format, GatewayError, GatewayTimeout, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
-    MAX_REQUEST_ID_LEN, MAX_UPSTREAM_PROXY_STATUS_LEN, ParseErrorKind, Policy, ProxyError,
-    RenderContext, parse, render,
+    MAX_PROXY_STATUS_LEN, MAX_REQUEST_ID_LEN, ParseErrorKind, Policy, ProxyError, RenderContext,
+    parse, render,
 };
 use gateway_error_tests::validators::{
     check_problem_json, html5_parse_errors, parse_proxy_status, vnu_available, vnu_check_many,
@@ -388,13 +388,16 @@ fn an_upstream_proxy_status_with_obs_text_is_dropped() {
         );
 
         // The client side keeps it verbatim (it is the upstream's), but a
-        // re-render drops it the same way.
+        // relay of it drops it the same way, saying what it received.
         let mut headers = HeaderMap::new();
         headers.insert("proxy-status", value);
         let parsed = parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("status only");
         assert_eq!(parsed.kind(), None);
         let again = render(&parsed, &RenderContext::new().with_policy(&policy));
-        assert_eq!(header(&again, "proxy-status"), Some("edge"));
+        assert_eq!(
+            header(&again, "proxy-status"),
+            Some("edge;received-status=502")
+        );
     }
 }
 
@@ -555,10 +558,16 @@ fn a_one_mib_upstream_proxy_status_is_dropped() {
     );
     assert_eq!(render_with(&huge), ours);
 
-    // The cap is exact: at it, kept (and appended to); one byte over, dropped.
-    let at_cap = proxy_status_list(MAX_UPSTREAM_PROXY_STATUS_LEN);
-    assert_eq!(render_with(&at_cap), format!("{at_cap}, {ours}"));
-    let over = proxy_status_list(MAX_UPSTREAM_PROXY_STATUS_LEN + 1);
+    // The cap is exact: at it, kept, and as many of its newest members as
+    // fit beside ours within the same cap (renamed: names are hidden); one
+    // byte over, dropped.
+    let at_cap = proxy_status_list(MAX_PROXY_STATUS_LEN);
+    let fit = (MAX_PROXY_STATUS_LEN - ours.len()) / "upstream, ".len();
+    assert_eq!(
+        render_with(&at_cap),
+        format!("{}{ours}", "upstream, ".repeat(fit))
+    );
+    let over = proxy_status_list(MAX_PROXY_STATUS_LEN + 1);
     assert_eq!(render_with(&over), ours);
 
     // The parser does not keep it either.
@@ -715,8 +724,24 @@ fn hostile_json_values_are_sanitized_on_the_way_in() {
     let short = r#"{"detail":"<script>\r\n\u0000</script>"}"#;
     let err = parse(StatusCode::BAD_GATEWAY, &json_headers(), short.as_bytes()).expect("valid");
     assert_eq!(err.details(), Some("<script>   </script>"));
-    let response = render(&err, &RenderContext::new().with_format(Format::Html));
-    assert_eq!(body_of(&response), page("<script>   </script>", None));
+    // Relayed, the upstream's text is not adopted: the canonical sentence.
+    let html = RenderContext::new().with_format(Format::Html);
+    let response = render(&err, &html);
+    assert_eq!(
+        body_of(&response),
+        page(
+            "The server received an invalid response from the upstream server while trying to fulfill the request.",
+            None
+        )
+    );
+    // Put there on purpose, it is escaped on the way out.
+    let ours = GatewayError::from(
+        BadGateway::new().with_details(err.details().unwrap_or_default().to_owned()),
+    );
+    assert_eq!(
+        body_of(&render(&ours, &html)),
+        page("<script>   </script>", None)
+    );
 }
 
 fn body_of(response: &Response<Bytes>) -> String {

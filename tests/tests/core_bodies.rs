@@ -157,9 +157,20 @@ fn json_round_trips_through_the_parser() {
                 Some(details) => assert_eq!(back.details(), Some(details)),
                 None => assert!(back.details().is_some_and(|d| d.starts_with("The "))),
             }
-            // Rendering the parsed error again gives the same body.
+            // Rendering the parsed error again relays it: this hop's status
+            // for the one it received, and none of the answer's claims.
             let again = render(&back, &ctx);
-            assert_eq!(again.body(), response.body(), "{format:?} {err:?}");
+            let relay = parse(again.status(), again.headers(), again.body())
+                .unwrap_or_else(|e| panic!("{format:?} {err:?}: {e}"));
+            let relayed = if err.status() == StatusCode::SERVICE_UNAVAILABLE {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            assert_eq!(relay.status(), relayed, "{format:?} {err:?}");
+            assert_eq!(relay.kind(), None, "{format:?} {err:?}");
+            assert_eq!(relay.upstream_name(), None, "{format:?} {err:?}");
+            assert_eq!(relay.retry_after(), err.retry_after(), "{format:?} {err:?}");
         }
     }
 }

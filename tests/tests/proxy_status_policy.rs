@@ -1,11 +1,13 @@
-//! Upstream `Proxy-Status` fields under the policy (issue 10, item 2): every
-//! field line is one list, and with upstream names hidden nothing naming an
-//! internal host or carrying an upstream's free text reaches a client.
+//! Upstream `Proxy-Status` fields under the policy (issue 10, item 2; issue
+//! 17, items 3 and 4): every field line is one list; with upstream names
+//! hidden nothing naming an internal host, not even the name a hop chose
+//! for itself, nor an upstream's free text reaches a client; and the field
+//! sent fits the limit `parse` reads, with our member in it.
 //!
 //! Every expected header is exact, and every rendered field is read back by
 //! an independent parser (`sfparse`).
 
-use gateway_error::{GatewayError, MAX_UPSTREAM_PROXY_STATUS_LEN, Policy, RenderContext, render};
+use gateway_error::{GatewayError, MAX_PROXY_STATUS_LEN, Policy, RenderContext, render};
 use gateway_error_tests::validators::{SfValue, parse_proxy_status};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -49,8 +51,9 @@ fn hidden_names_strip_hosts_and_upstream_text() {
     let value = forwarded(&[LEAKY], &hidden());
     assert_eq!(
         value,
-        "inner-lb;error=connection_refused, edge;received-status=502"
+        "upstream;error=connection_refused, edge;received-status=502"
     );
+    assert!(!value.contains("inner-lb"));
     assert!(!value.contains("10.9.8.7") && !value.contains("FATAL"));
     let members = parse_proxy_status(&value).expect("valid");
     assert_eq!(
@@ -71,11 +74,11 @@ fn shown_names_forward_members_as_sent() {
 }
 
 #[test]
-fn string_members_name_hosts_and_are_dropped_when_names_are_hidden() {
+fn members_are_renamed_when_names_are_hidden() {
     let lines = [r#""10.0.0.1";error=connection_timeout, lb;error=http_response_timeout"#];
     assert_eq!(
         forwarded(&lines, &hidden()),
-        "lb;error=http_response_timeout, edge;received-status=502"
+        "upstream;error=connection_timeout, upstream;error=http_response_timeout, edge;received-status=502"
     );
     assert_eq!(
         forwarded(&lines, &shown()),
@@ -93,7 +96,7 @@ fn every_field_line_is_forwarded_in_order() {
     ];
     assert_eq!(
         forwarded(&lines, &hidden()),
-        "origin-lb;error=connection_timeout, mesh, inner;error=http_response_timeout, outer;received-status=504, edge;received-status=502"
+        "upstream;error=connection_timeout, upstream, upstream;error=http_response_timeout, upstream;received-status=504, edge;received-status=502"
     );
     assert_eq!(
         forwarded(&lines, &shown()),
@@ -113,8 +116,8 @@ fn the_cap_covers_all_lines_together() {
     // by ", ", and one byte more.
     let list = |len: usize| "a".repeat(len);
     let first = list(2000);
-    let fits = list(MAX_UPSTREAM_PROXY_STATUS_LEN - 2000 - 2);
-    let over = list(MAX_UPSTREAM_PROXY_STATUS_LEN - 2000 - 1);
+    let fits = list(MAX_PROXY_STATUS_LEN - 2000 - 2);
+    let over = list(MAX_PROXY_STATUS_LEN - 2000 - 1);
     for (second, kept) in [(&fits, true), (&over, false)] {
         assert!(parse_proxy_status(second).is_ok(), "{second:?}");
         let err = GatewayError::from_upstream_response(
@@ -123,14 +126,66 @@ fn the_cap_covers_all_lines_together() {
             &headers(&[&first, second]),
         );
         assert_eq!(err.upstream_proxy_status().is_some(), kept);
-        let value = forwarded(&[&first, second], &hidden());
+        let value = forwarded(&[&first, second], &shown());
+        let ours = r#"edge;next-hop="db";received-status=502"#;
         if kept {
-            assert_eq!(
-                value,
-                format!("{first}, {second}, edge;received-status=502")
-            );
+            // Kept, and as much of it as fits beside ours within the same
+            // cap: the newer line.
+            assert_eq!(value, format!("{second}, {ours}"));
         } else {
-            assert_eq!(value, "edge;received-status=502");
+            assert_eq!(value, ours);
         }
+    }
+}
+
+/// Hop names that look like hosts and ports, as Tokens and as Strings:
+/// none reaches a client under the default policy, and every hop's facts do.
+#[test]
+fn hop_names_that_look_like_hosts_never_pass_hidden() {
+    for name in [
+        "upstream-lb",
+        "db-primary.internal:5432",
+        "10.0.0.7:8080",
+        "api.internal/v1",
+        "*mesh",
+    ] {
+        for identity in [name.to_owned(), format!("\"{name}\"")] {
+            let line = format!("{identity};error=connection_refused;received-status=503");
+            let value = forwarded(&[&line], &hidden());
+            // A bare name that is not a Token (`10.0.0.7:8080`) makes the
+            // field invalid: it is dropped whole.
+            let want = if sfv::Parser::new(line.as_bytes())
+                .parse::<sfv::List>()
+                .is_ok()
+            {
+                "upstream;error=connection_refused;received-status=503, edge;received-status=502"
+            } else {
+                "edge;received-status=502"
+            };
+            assert_eq!(value, want, "{identity}");
+            assert!(!value.contains(name), "{identity}");
+        }
+    }
+}
+
+/// An upstream field at the limit that `parse` reads: the field we send is
+/// within the same limit, so a client reads it and finds our member.
+#[test]
+fn our_member_is_always_readable() {
+    let member = "hop;error=connection_refused";
+    let mut lines = Vec::new();
+    let mut len = 0;
+    while len + member.len() + 2 <= MAX_PROXY_STATUS_LEN {
+        lines.push(member);
+        len += member.len() + 2;
+    }
+    let line = lines.join(", ");
+    for policy in [hidden(), shown()] {
+        let value = forwarded(&[&line], &policy);
+        assert!(value.len() <= MAX_PROXY_STATUS_LEN, "{}", value.len());
+        let sent = headers(&[&value]);
+        let parsed = gateway_error::parse(StatusCode::BAD_GATEWAY, &sent, b"").expect("parses");
+        assert_eq!(parsed.received_status(), Some(StatusCode::BAD_GATEWAY));
+        assert!(parsed.upstream_proxy_status().is_some());
     }
 }

@@ -5,13 +5,12 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::io;
 
-use http::header::RETRY_AFTER;
 use http::{HeaderMap, StatusCode};
 
-use crate::error::{GatewayError, Inner};
+use crate::error::{GatewayError, Inner, NoRetry};
 use crate::proxy_status;
-use crate::registry::ProxyError;
-use crate::retry_after::RetryAfter;
+use crate::registry::{Phase, ProxyError};
+use crate::retry_after;
 use crate::text::{self, MAX_NAME_LEN};
 
 /// What the layers of a source chain say about a failure, read from their
@@ -46,6 +45,12 @@ struct Facts {
     hyper_body: bool,
     /// An io error said the received bytes were malformed.
     malformed: bool,
+    /// serde_json failed on a body it was given whole (a syntax error, a
+    /// shape that does not match, a document that ends early): the
+    /// response was complete but unusable, and the same request gets the
+    /// same bytes again. A body cut short by the connection fails in the
+    /// client's body read instead, before serde_json sees it.
+    unusable: bool,
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
@@ -77,6 +82,10 @@ impl Facts {
     fn read(&mut self, layer: &(dyn StdError + 'static)) {
         if let Some(io) = layer.downcast_ref::<io::Error>() {
             self.read_io(io);
+        }
+        if let Some(json) = layer.downcast_ref::<serde_json::Error>() {
+            // An `Io` category is a failed read, not a failed decode.
+            self.unusable |= !json.is_io();
         }
         #[cfg(feature = "tokio")]
         if layer.is::<tokio::time::error::Elapsed>() {
@@ -197,6 +206,13 @@ impl Facts {
         self.tls.get_or_insert(kind);
     }
 
+    /// Why a retry cannot help beyond the kind: a complete answer that was
+    /// unusable (and nothing says the connection failed as well).
+    fn no_retry(&self) -> Option<NoRetry> {
+        (self.unusable && self.io.is_none() && !self.incomplete && !self.timeout)
+            .then_some(NoRetry::Unusable)
+    }
+
     fn kind(&self) -> Option<ProxyError> {
         // Resolution and the TLS handshake belong to the connect: once a
         // client layer shows the connection was established, neither may
@@ -214,10 +230,21 @@ impl Facts {
             }
         }
         if let Some(kind) = self.io {
-            // A connection that ends while the body is read leaves the
-            // response incomplete.
-            if kind == ProxyError::ConnectionTerminated && self.body {
-                return Some(ProxyError::HttpResponseIncomplete);
+            // An io kind says how a connection failed, not when: Linux
+            // reports ECONNREFUSED, EHOSTUNREACH and ENETUNREACH from
+            // `recv` on a connection that is already established (an ICMP
+            // error after the request was written). Once a client layer
+            // shows the connection was established, no io kind places the
+            // failure before the request was sent: it is a connection that
+            // ended, before the response or inside its body.
+            let ended = kind == ProxyError::ConnectionTerminated
+                || (self.established && kind.phase() == Phase::NotSent);
+            if ended {
+                return Some(if self.body {
+                    ProxyError::HttpResponseIncomplete
+                } else {
+                    ProxyError::ConnectionTerminated
+                });
             }
             return Some(kind);
         }
@@ -283,6 +310,13 @@ impl Facts {
         let _ = error;
         kind
     }
+}
+
+/// What a client error says about a retry, from its types: the kind, and
+/// whether a retry cannot help beyond what the kind says.
+pub(crate) fn retry_facts(error: &(dyn StdError + 'static)) -> (Option<ProxyError>, bool) {
+    let facts = Facts::gather(error);
+    (facts.decide(error), facts.no_retry().is_some())
 }
 
 impl ProxyError {
@@ -400,6 +434,7 @@ impl GatewayError {
         let inner = Inner {
             kind,
             received_status: facts.received_status,
+            no_retry: facts.no_retry(),
             source: Some(std::sync::Arc::from(error)),
             ..Inner::default()
         };
@@ -408,11 +443,21 @@ impl GatewayError {
 
     /// The gateway error for an upstream that answered with an error.
     ///
-    /// An upstream 503 stays a 503 and keeps its `Retry-After`; any other
-    /// status becomes a 502. Either way the upstream's status is kept as
+    /// An upstream 503 stays a 503, an upstream 429 (Too Many Requests)
+    /// becomes a 503, and any other status a 502. The upstream's
+    /// `Retry-After` is kept whatever the status (read as
+    /// [`parse`](crate::parse) reads it: several field lines count as the
+    /// longest wait, a delay too large to represent saturates), so that an
+    /// upstream's "wait" always reaches the client. Why 503 for a 429: the
+    /// upstream limits this gateway, which serves many clients, so to this
+    /// client it is a service that is unavailable for now (RFC 9110 section
+    /// 15.6.4), not a "you sent too many requests" (RFC 6585 section 4) it
+    /// could act on alone; a 503 with `Retry-After` is what every retry
+    /// client honours, and `received-status=429` in `Proxy-Status` keeps
+    /// the fact. Either way the upstream's status is kept as
     /// `received-status` and its `Proxy-Status` field (every field line, in
     /// order, as one list, when the lines together fit
-    /// [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)), so that this gateway's member is
+    /// [`MAX_PROXY_STATUS_LEN`](crate::MAX_PROXY_STATUS_LEN)), so that this gateway's member is
     /// appended to its members; which of them reach clients is the
     /// [`Policy`](crate::Policy)'s choice (see
     /// [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)).
@@ -430,6 +475,11 @@ impl GatewayError {
     /// assert_eq!(err.status().as_u16(), 503);
     /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(120)));
     ///
+    /// let err = GatewayError::from_upstream_response("search", StatusCode::TOO_MANY_REQUESTS, &headers);
+    /// assert_eq!(err.status().as_u16(), 503);
+    /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(120)));
+    /// assert_eq!(err.received_status(), Some(StatusCode::TOO_MANY_REQUESTS));
+    ///
     /// let err = GatewayError::from_upstream_response("search", StatusCode::INTERNAL_SERVER_ERROR, &headers);
     /// assert_eq!(err.status().as_u16(), 502);
     /// assert_eq!(err.received_status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
@@ -440,29 +490,34 @@ impl GatewayError {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Self {
-        let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
         let inner = Inner {
             upstream: Some(text::clean(upstream.into(), MAX_NAME_LEN)),
             received_status: Some(status),
-            retry_after: headers
-                .get(RETRY_AFTER)
-                .filter(|_| unavailable)
-                .and_then(|v| RetryAfter::from_header_value(v).ok()),
+            retry_after: retry_after::from_headers(headers),
             upstream_proxy_status: proxy_status::upstream_field(headers),
             ..Inner::default()
         };
-        let ours = if unavailable {
+        Self::for_status(relay_status(status), inner)
+    }
+}
+
+/// The status a gateway answers with for an upstream's error status: 503
+/// for an upstream 503 or 429 (see
+/// [`GatewayError::from_upstream_response`]), 502 for any other.
+pub(crate) fn relay_status(received: StatusCode) -> StatusCode {
+    match received {
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
             StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::BAD_GATEWAY
-        };
-        Self::for_status(ours, inner)
+        }
+        _ => StatusCode::BAD_GATEWAY,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry_after::RetryAfter;
+    use http::header::RETRY_AFTER;
     use std::fmt;
 
     /// An error that wraps another, as client libraries do.
@@ -592,6 +647,63 @@ mod tests {
     }
 
     #[test]
+    fn no_io_kind_places_a_failure_before_an_established_connection() {
+        use io::ErrorKind::*;
+        let io_kinds = [
+            ConnectionRefused,
+            ConnectionReset,
+            ConnectionAborted,
+            BrokenPipe,
+            UnexpectedEof,
+            NotConnected,
+            AddrNotAvailable,
+            HostUnreachable,
+            NetworkUnreachable,
+        ];
+        for io_kind in io_kinds {
+            let mut alone = Facts::default();
+            alone.read_io(&io::Error::from(io_kind));
+            let kind = alone.kind().expect("a kind");
+            // Established before the response: the connection ended.
+            let established = Facts {
+                established: true,
+                ..Facts::gather(&io::Error::from(io_kind))
+            };
+            let want = if kind.phase() == Phase::NotSent {
+                ProxyError::ConnectionTerminated
+            } else {
+                kind
+            };
+            assert_eq!(established.kind(), Some(want), "{io_kind:?}");
+            // Inside the body: the response is incomplete.
+            let in_body = Facts {
+                established: true,
+                body: true,
+                ..Facts::gather(&io::Error::from(io_kind))
+            };
+            assert_eq!(
+                in_body.kind(),
+                Some(ProxyError::HttpResponseIncomplete),
+                "{io_kind:?}"
+            );
+        }
+        // Whatever kind an io layer gives, once the connection is known to
+        // be established the failure is never in the not-sent phase.
+        for &kind in <ProxyError as strum::VariantArray>::VARIANTS {
+            let facts = Facts {
+                io: Some(kind),
+                established: true,
+                ..Facts::default()
+            };
+            assert_ne!(
+                facts.kind().map(ProxyError::phase),
+                Some(Phase::NotSent),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
     fn dns_and_tls_never_stand_once_the_connection_was_established() {
         let facts = Facts {
             dns: true,
@@ -701,6 +813,38 @@ mod tests {
         assert!(!err.is_retryable(&http::Method::POST));
     }
 
+    /// A body that arrived whole but does not decode comes again the same:
+    /// a retry cannot help, unlike a body cut short.
+    #[test]
+    fn a_complete_body_that_does_not_decode_is_not_worth_a_retry() {
+        use crate::context::RenderContext;
+        use crate::negotiate::Format;
+        use crate::render::render;
+        for body in [&b"{\"id\":\"forty-two\"}"[..], b"<html>", b"{\"id\":4"] {
+            let json = serde_json::from_slice::<std::collections::HashMap<String, u32>>(body)
+                .expect_err("does not decode");
+            let err =
+                GatewayError::from_upstream_error("catalog", Wrapped("decode", Box::new(json)));
+            assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
+            assert_eq!(err.kind(), None);
+            assert!(!err.is_retryable(&http::Method::GET));
+            let ctx = RenderContext::new()
+                .with_format(Format::Text)
+                .with_method(&http::Method::GET);
+            let response = render(&err, &ctx);
+            assert_eq!(
+                std::str::from_utf8(response.body()).expect("utf-8"),
+                "502 Bad Gateway\nThe server received an invalid response from the upstream server while trying to fulfill the request.\nSending this request again is not expected to succeed; do not resend it automatically.\n"
+            );
+        }
+        // A read that failed inside serde_json is not a decode: no verdict
+        // (serde_json hides the io error's own type, so no kind either).
+        let io = serde_json::Error::io(io::Error::from(io::ErrorKind::ConnectionReset));
+        let err = GatewayError::from_upstream_error("catalog", io);
+        assert_eq!(err.kind(), None);
+        assert!(err.is_retryable(&http::Method::GET));
+    }
+
     #[test]
     fn unknown_errors_are_a_plain_502_that_keeps_the_source() {
         let err = GatewayError::from_upstream_error("u", fmt::Error);
@@ -719,7 +863,8 @@ mod tests {
         );
         let err = GatewayError::from_upstream_response("u", StatusCode::BAD_GATEWAY, &headers);
         assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(err.retry_after(), None);
+        // The upstream's wait is kept whatever its status.
+        assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(7)));
         assert_eq!(err.received_status(), Some(StatusCode::BAD_GATEWAY));
         assert_eq!(
             err.upstream_proxy_status().map(|v| v.as_bytes()),
@@ -731,5 +876,21 @@ mod tests {
         assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(7)));
         let err = GatewayError::from_upstream_response("u", StatusCode::GATEWAY_TIMEOUT, &headers);
         assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
+        // A rate limit is a 503 that keeps the upstream's wait.
+        let err =
+            GatewayError::from_upstream_response("u", StatusCode::TOO_MANY_REQUESTS, &headers);
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(7)));
+        assert_eq!(err.received_status(), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert!(err.is_retryable(&http::Method::GET));
+        // Several lines: the longest wait; too large: saturated.
+        headers.append(RETRY_AFTER, http::HeaderValue::from_static("3600"));
+        let err =
+            GatewayError::from_upstream_response("u", StatusCode::SERVICE_UNAVAILABLE, &headers);
+        assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(3600)));
+        headers.insert(RETRY_AFTER, http::HeaderValue::from_static("1000000000000"));
+        let err =
+            GatewayError::from_upstream_response("u", StatusCode::SERVICE_UNAVAILABLE, &headers);
+        assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(u32::MAX)));
     }
 }

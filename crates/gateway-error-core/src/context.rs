@@ -101,15 +101,22 @@ impl Policy {
     ///
     /// - Names shown: every member that is a Token or String item, with all
     ///   its parameters, re-serialized as valid Structured Fields (RFC 8941).
-    /// - Names hidden (the default): only members identified by a Token
-    ///   (RFC 9209 asks for a service name there). A member identified by a
-    ///   String is dropped, as RFC 9209 makes IP addresses and anything that
-    ///   is not a Token Strings, so it likely names a host. Of the kept
-    ///   members' parameters only `error` with a registry token as its value
-    ///   and RFC 9209's Integer parameters (`received-status`, `info-code`,
-    ///   `alert-id`, `status-code` and the `*-size` ones) pass; `next-hop`,
-    ///   `details` and every other parameter, which may name a host or carry
-    ///   an upstream's free text, are removed.
+    /// - Names hidden (the default): every member is renamed `upstream`. A
+    ///   name a hop chose for itself, Token or String, can name an internal
+    ///   host (`upstream-lb`, `db-primary.internal:5432`, `"10.0.0.7"`);
+    ///   RFC 9209 section 2 lets a member's identity be "a generated
+    ///   string". Of each member's parameters only `error` with a registry
+    ///   token as its value and RFC 9209's Integer parameters
+    ///   (`received-status`, `info-code`, `alert-id`, `status-code` and the
+    ///   `*-size` ones) pass; `next-hop`, `details` and every other
+    ///   parameter, which may name a host or carry an upstream's free text,
+    ///   are removed. What happened at each hop reaches the client, not
+    ///   where.
+    ///
+    /// Either way the field stays within
+    /// [`MAX_PROXY_STATUS_LEN`](crate::MAX_PROXY_STATUS_LEN): the oldest
+    /// forwarded members are dropped first, so that this gateway's member
+    /// is always there.
     ///
     /// # Examples
     ///
@@ -126,7 +133,7 @@ impl Policy {
     /// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(received));
     /// let hidden = Policy::new().with_proxy_name("edge");
     /// let response = render(&err, &RenderContext::new().with_policy(&hidden));
-    /// assert_eq!(response.headers()["proxy-status"], "inner-lb;error=connection_refused, edge");
+    /// assert_eq!(response.headers()["proxy-status"], "upstream;error=connection_refused, edge");
     ///
     /// let shown = hidden.with_upstream_names(true);
     /// let response = render(&err, &RenderContext::new().with_policy(&shown));

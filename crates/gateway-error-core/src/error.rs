@@ -25,6 +25,39 @@ pub(crate) struct Inner {
     pub(crate) request_id: Option<Text>,
     pub(crate) upstream_proxy_status: Option<HeaderValue>,
     pub(crate) source: Option<Source>,
+    /// Why a retry cannot help, when something beyond the kind and the
+    /// received status says so.
+    pub(crate) no_retry: Option<NoRetry>,
+    /// What a response read by [`parse`](crate::parse) said: the claims of
+    /// the hop that sent it. The accessors show them (a client acts on
+    /// what its gateway said), but this process did not observe them: when
+    /// the error is rendered again, they are never adopted as its own (see
+    /// [`Inner::relayed`]).
+    pub(crate) reported: Option<Box<Reported>>,
+}
+
+/// Why sending a request again cannot help, beyond what the kind and the
+/// received status say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoRetry {
+    /// The upstream's response was complete but unusable (a body that does
+    /// not decode): the same request gets the same bytes again.
+    Unusable,
+    /// A gateway's answer said `"retryable": false` for this request.
+    Said,
+}
+
+/// The claims of a response that [`parse`](crate::parse) read (see
+/// [`Inner::reported`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reported {
+    pub(crate) upstream: Option<Text>,
+    pub(crate) details: Option<Text>,
+    pub(crate) kind: Option<ProxyError>,
+    pub(crate) received_status: Option<StatusCode>,
+    pub(crate) request_id: Option<Text>,
+    /// The body's `retryable` member.
+    pub(crate) retryable: Option<bool>,
 }
 
 /// Whether sending a request again can change how it failed, from what is
@@ -61,6 +94,80 @@ pub(crate) fn answers_the_same_again(status: StatusCode) -> bool {
 }
 
 impl Inner {
+    /// The upstream's name: this process's, or else the one a parsed
+    /// response reported.
+    pub(crate) fn upstream(&self) -> Option<&str> {
+        self.upstream
+            .as_deref()
+            .or_else(|| self.reported.as_ref()?.upstream.as_deref())
+    }
+
+    /// The details: this process's, or else the reported ones.
+    pub(crate) fn details(&self) -> Option<&str> {
+        self.details
+            .as_deref()
+            .or_else(|| self.reported.as_ref()?.details.as_deref())
+    }
+
+    /// The kind: this process's, or else the reported one.
+    pub(crate) fn kind(&self) -> Option<ProxyError> {
+        self.kind.or_else(|| self.reported.as_ref()?.kind)
+    }
+
+    /// The upstream's status: this process's, or else the reported one.
+    pub(crate) fn received_status(&self) -> Option<StatusCode> {
+        self.received_status
+            .or_else(|| self.reported.as_ref()?.received_status)
+    }
+
+    /// The request id: this process's, or else the reported one.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        self.request_id
+            .as_deref()
+            .or_else(|| self.reported.as_ref()?.request_id.as_deref())
+    }
+
+    /// Why a retry cannot help, beyond the kind and the status: this
+    /// process's reason, or a reported `"retryable": false`.
+    fn no_retry(&self) -> Option<NoRetry> {
+        self.no_retry
+            .or_else(|| (self.reported.as_ref()?.retryable == Some(false)).then_some(NoRetry::Said))
+    }
+
+    /// The error this process renders for a parsed response it received
+    /// with `status`: a relay, as
+    /// [`GatewayError::from_upstream_response`] makes one. It says what this
+    /// hop saw (it received `status`, so the request was sent), keeps the
+    /// upstream's wait and its `Proxy-Status` members (forwarded under the
+    /// policy), and adopts none of the response's claims: not its kind
+    /// (an upstream's `connection_refused` is not ours to repeat: a client
+    /// would take it as "never sent"), not its text, name or request id.
+    /// A reported `"retryable": false` is kept: a stop is never lost.
+    /// `None` for an error this process built itself.
+    pub(crate) fn relayed(&self, status: StatusCode) -> Option<(StatusCode, Self)> {
+        let reported = self.reported.as_ref()?;
+        let relayed = Self {
+            upstream: self.upstream.clone(),
+            details: self.details.clone(),
+            kind: self.kind,
+            retry_after: self.retry_after,
+            next_hop: self.next_hop.clone(),
+            received_status: Some(status),
+            request_id: self.request_id.clone(),
+            upstream_proxy_status: self.upstream_proxy_status.clone(),
+            source: self.source.clone(),
+            no_retry: self
+                .no_retry
+                .or((reported.retryable == Some(false)).then_some(NoRetry::Said)),
+            reported: None,
+        };
+        let status = match self.kind {
+            Some(kind) => kind.recommended_status(),
+            None => crate::classify::relay_status(status),
+        };
+        Some((status, relayed))
+    }
+
     /// Whether a client may send the request again automatically, when that
     /// is known without the method or from it: only when a retry can help
     /// (see [`Inner::retry_can_help`]) and is safe.
@@ -72,7 +179,7 @@ impl Inner {
         if !self.retry_can_help(status) {
             return Some(false);
         }
-        match self.kind.map(ProxyError::phase) {
+        match self.kind().map(ProxyError::phase) {
             Some(Phase::NotSent) => Some(true),
             _ => method.map(Method::is_idempotent),
         }
@@ -84,7 +191,8 @@ impl Inner {
     /// and the upstream's own status.
     pub(crate) fn retry_can_help(&self, status: StatusCode) -> bool {
         (status != StatusCode::INTERNAL_SERVER_ERROR || self.retry_after.is_some())
-            && retry_can_help(self.kind, self.received_status)
+            && self.no_retry().is_none()
+            && retry_can_help(self.kind(), self.received_status())
     }
 
     /// The short message and the kind: nothing a client must not see (no
@@ -93,7 +201,7 @@ impl Inner {
     /// `InternalError`, for one).
     fn fmt_display(&self, f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
         f.write_str(message)?;
-        match self.kind {
+        match self.kind() {
             Some(kind) => write!(f, " ({kind})"),
             None => Ok(()),
         }
@@ -117,7 +225,7 @@ impl Inner {
             received_status,
             request_id
         );
-        field!(upstream_proxy_status, source);
+        field!(upstream_proxy_status, source, no_retry, reported);
         d.finish()
     }
 }
@@ -356,7 +464,7 @@ macro_rules! error_type {
             /// one list (RFC 9110 section 5.3, RFC 8941 section 4.2);
             /// [`GatewayError::from_upstream_response`] and [`parse`](crate::parse)
             /// combine them so. A value longer than
-            /// [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)
+            /// [`MAX_PROXY_STATUS_LEN`](crate::MAX_PROXY_STATUS_LEN)
             /// or not a valid list is not forwarded; which members are is the
             /// [`Policy`](crate::Policy)'s choice (see
             /// [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)).
@@ -402,7 +510,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn upstream_name(&self) -> Option<&str> {
-                self.0.upstream.as_deref()
+                self.0.upstream()
             }
 
             /// The client-facing details the caller set, if any.
@@ -416,7 +524,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn details(&self) -> Option<&str> {
-                self.0.details.as_deref()
+                self.0.details()
             }
 
             /// The RFC 9209 error type, if known.
@@ -430,7 +538,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn kind(&self) -> Option<ProxyError> {
-                self.0.kind
+                self.0.kind()
             }
 
             /// Whether the request may have reached the upstream; `None` when
@@ -446,7 +554,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn phase(&self) -> Option<Phase> {
-                self.0.kind.map(ProxyError::phase)
+                self.0.kind().map(ProxyError::phase)
             }
 
             /// The retry hint, if any.
@@ -489,7 +597,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn received_status(&self) -> Option<StatusCode> {
-                self.0.received_status
+                self.0.received_status()
             }
 
             /// The request id set on the error, if any.
@@ -503,7 +611,7 @@ macro_rules! error_type {
             /// ```
             #[must_use]
             pub fn request_id(&self) -> Option<&str> {
-                self.0.request_id.as_deref()
+                self.0.request_id()
             }
 
             /// The upstream's `Proxy-Status` field, if kept: all its field lines
@@ -996,7 +1104,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn upstream_name(&self) -> Option<&str> {
-        self.inner().upstream.as_deref()
+        self.inner().upstream()
     }
 
     /// The client-facing details the caller set, if any.
@@ -1011,7 +1119,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn details(&self) -> Option<&str> {
-        self.inner().details.as_deref()
+        self.inner().details()
     }
 
     /// The RFC 9209 error type, if known.
@@ -1026,7 +1134,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn kind(&self) -> Option<ProxyError> {
-        self.inner().kind
+        self.inner().kind()
     }
 
     /// Whether the request may have reached the upstream; `None` when no
@@ -1042,7 +1150,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn phase(&self) -> Option<Phase> {
-        self.inner().kind.map(ProxyError::phase)
+        self.inner().kind().map(ProxyError::phase)
     }
 
     /// The retry hint, if any.
@@ -1088,7 +1196,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn received_status(&self) -> Option<StatusCode> {
-        self.inner().received_status
+        self.inner().received_status()
     }
 
     /// The request id set on the error, if any.
@@ -1103,7 +1211,7 @@ impl GatewayError {
     /// ```
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
-        self.inner().request_id.as_deref()
+        self.inner().request_id()
     }
 
     /// The upstream's `Proxy-Status` field, if kept: all its field lines as

@@ -161,9 +161,9 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 ///
 /// A non-error response passes through, so a success goes on to be read.
 /// An error response becomes
-/// [`GatewayError::from_upstream_response`]: an upstream 503 stays a 503
-/// and keeps its `Retry-After`; any other error status becomes a 502; either
-/// way the upstream's status is kept as `received-status`, and its
+/// [`GatewayError::from_upstream_response`]: an upstream 503 or 429 becomes
+/// a 503, any other error status a 502; its `Retry-After` is kept whatever
+/// the status; the upstream's status is kept as `received-status`, and its
 /// `Proxy-Status` members are kept so that this gateway's member is
 /// appended to them. Nothing of the upstream's body is used.
 ///
@@ -362,16 +362,18 @@ mod tests {
             let passed = response(status).error_for_upstream_status("u");
             assert_eq!(passed.map(|r| r.status().as_u16()).ok(), Some(status));
         }
+        // The upstream's wait is kept whatever the status; a rate limit
+        // is a 503.
+        let retry_after = Some(RetryAfter::from_secs(30));
         let cases = [
-            (400, 502, None),
-            (404, 502, None),
-            (500, 502, None),
-            (599, 502, None),
+            (400, 502),
+            (404, 502),
+            (429, 503),
+            (500, 502),
+            (503, 503),
+            (599, 502),
         ];
-        let cases = cases
-            .into_iter()
-            .chain([(503, 503, Some(RetryAfter::from_secs(30)))]);
-        for (received, status, retry_after) in cases {
+        for (received, status) in cases {
             let err = response(received)
                 .error_for_upstream_status("search")
                 .unwrap_err();

@@ -105,7 +105,7 @@ pub mod actix_web {
 pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 pub use pipeline::RequestId;
-pub use proxy_status::{MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS};
+pub use proxy_status::{MAX_PROXY_STATUS_LEN, PROXY_STATUS};
 pub use registry::{Phase, ProxyError, UnknownProxyError};
 pub use render::{render, rerender};
 pub use request_id::{generate_request_id, is_valid_request_id};

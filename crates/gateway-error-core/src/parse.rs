@@ -4,15 +4,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::context::X_REQUEST_ID;
-use crate::error::{GatewayError, Inner};
+use crate::error::{GatewayError, Inner, Reported};
 use crate::proxy_status::{self, LastMember};
 use crate::registry::ProxyError;
-use crate::retry_after::RetryAfter;
+use crate::retry_after::{self, RetryAfter};
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
 
 /// The largest body [`parse`] reads as JSON.
@@ -118,19 +118,37 @@ impl From<ParseErrorKind> for ParseError {
 /// give an error from the status and headers alone. The same sanitizing
 /// rules apply as for errors built in code.
 ///
-/// - `Retry-After` comes from the header, or else the body.
+/// - `Retry-After` comes from the header, or else the body. Several field
+///   lines count as the longest wait they ask for, and a delay too large to
+///   represent saturates (a hint is never dropped; see
+///   [`GatewayError::from_upstream_response`], which reads it the same way).
 /// - `Proxy-Status` is read as one list of all its field lines, in order
 ///   (RFC 9110 section 5.3, RFC 8941 section 4.2). Its last member, the
 ///   intermediary closest to the client, gives the kind (its `error`, when
 ///   the body names none) and the received status (its `received-status`).
 ///   The whole field is kept as the error's
-///   [`upstream_proxy_status`](GatewayError::upstream_proxy_status), so a
-///   gateway that re-renders the error appends its own member; one longer
-///   than [`MAX_UPSTREAM_PROXY_STATUS_LEN`](crate::MAX_UPSTREAM_PROXY_STATUS_LEN)
+///   [`upstream_proxy_status`](GatewayError::upstream_proxy_status); one
+///   longer than [`MAX_PROXY_STATUS_LEN`](crate::MAX_PROXY_STATUS_LEN)
 ///   is not read at all.
 /// - The request id is the body's `request_id`, or else the `x-request-id`
 ///   header's value (so HTML, text and empty bodies keep it too); when both
 ///   are present, the body's wins.
+///
+///
+/// What the response says is its sender's claim. The accessors return it
+/// (`kind()`, `received_status()`, `details()`, `upstream_name()`,
+/// `request_id()`, and `is_retryable` decides from it, as does the
+/// [`retry`](crate::retry) policy): a client acts on what its gateway saw.
+/// A gateway that renders the parsed error again to its own client relays
+/// it instead, saying only what it saw itself, as
+/// [`GatewayError::from_upstream_response`] does: its status for the one
+/// it received (503 for a 503, else 502), `received-status` in its own
+/// `Proxy-Status` member after the forwarded ones, its own canonical text
+/// and request id, and a verdict from that (the request was sent). No
+/// claim is adopted: an upstream gateway's `connection_refused` ("never
+/// sent") would let clients re-send a POST that ran. Its wait
+/// (`Retry-After`) and a `"retryable": false` are kept: a hint to wait or
+/// to stop is never lost.
 ///
 /// # Errors
 ///
@@ -173,35 +191,25 @@ pub fn parse(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<GatewayError, ParseError> {
-    parse_with_verdict(status, headers, body).map(|(err, _)| err)
-}
-
-/// [`parse`], and the body's `retryable` member when it is a boolean: the
-/// verdict the gateway gave for the request this response answers.
-pub(crate) fn parse_with_verdict(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(GatewayError, Option<bool>), ParseError> {
     if !matches!(status.as_u16(), 500 | 502 | 503 | 504) {
         return Err(ParseErrorKind::Status.into());
     }
+    // The wait and the `Proxy-Status` members travel on; everything else
+    // the response says is its sender's claim (see `Inner::reported`).
     let mut inner = Inner {
-        retry_after: headers
-            .get(RETRY_AFTER)
-            .and_then(|v| RetryAfter::from_header_value(v).ok()),
+        retry_after: retry_after::from_headers(headers),
         ..Inner::default()
     };
+    let mut reported = Reported::default();
     if let Some(field) = proxy_status::upstream_field(headers) {
         // The last member is the intermediary closest to us, which
         // generated this response.
         let last = LastMember::of(field.as_bytes());
-        inner.kind = last.error;
-        inner.received_status = last.received_status;
+        reported.kind = last.error;
+        reported.received_status = last.received_status;
         inner.upstream_proxy_status = Some(field);
     }
 
-    let mut retryable = None;
     if is_json(headers, body) {
         if body.len() > MAX_BODY_LEN {
             return Err(ParseErrorKind::BodyTooLarge.into());
@@ -213,16 +221,17 @@ pub(crate) fn parse_with_verdict(
         let Lenient(body) = serde_json::from_str::<Lenient<Body<'_>>>(text)
             .map_err(|_| ParseError::from(ParseErrorKind::InvalidJson))?;
         if let Some(body) = body {
-            retryable = body.read_into(&mut inner);
+            body.read_into(&mut reported, &mut inner.retry_after);
         }
     }
-    if inner.request_id.is_none() {
-        inner.request_id = headers
+    if reported.request_id.is_none() {
+        reported.request_id = headers
             .get(&X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .and_then(|id| text::clean_request_id(Cow::Owned(id.to_owned())));
     }
-    Ok((GatewayError::for_status(status, inner), retryable))
+    inner.reported = Some(Box::new(reported));
+    Ok(GatewayError::for_status(status, inner))
 }
 
 fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
@@ -271,26 +280,27 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
-    /// Puts the members into `inner`; returns the `retryable` verdict.
-    fn read_into(self, inner: &mut Inner) -> Option<bool> {
+    /// Puts the members into what the response reported, and its
+    /// `retry_after` into `retry_after` when the head gave none.
+    fn read_into(self, reported: &mut Reported, retry_after: &mut Option<RetryAfter>) {
         let members = self.envelope.unwrap_or(self.problem);
         let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
         if let Some(details) = members.details {
-            inner.details = Some(text::clean(owned(details), MAX_DETAILS_LEN));
+            reported.details = Some(text::clean(owned(details), MAX_DETAILS_LEN));
         }
         if let Some(upstream) = members.upstream {
-            inner.upstream = Some(text::clean(owned(upstream), MAX_NAME_LEN));
+            reported.upstream = Some(text::clean(owned(upstream), MAX_NAME_LEN));
         }
         if let Some(kind) = members.kind.and_then(|k| k.parse::<ProxyError>().ok()) {
-            inner.kind = Some(kind);
+            reported.kind = Some(kind);
         }
         if let Some(id) = members.request_id {
-            inner.request_id = text::clean_request_id(owned(id));
+            reported.request_id = text::clean_request_id(owned(id));
         }
-        if inner.retry_after.is_none() {
-            inner.retry_after = members.retry_after;
+        if retry_after.is_none() {
+            *retry_after = members.retry_after;
         }
-        members.retryable
+        reported.retryable = members.retryable;
     }
 }
 
@@ -310,6 +320,12 @@ trait Wanted<'de>: Sized {
     }
 
     fn from_bool(_: bool) -> Option<Self> {
+        None
+    }
+
+    /// A number serde_json read as a float: a fraction, an exponent, or an
+    /// integer past `u64`.
+    fn from_f64(_: f64) -> Option<Self> {
         None
     }
 
@@ -343,15 +359,22 @@ impl Wanted<'_> for bool {
     }
 }
 
-/// `retry_after`: delay-seconds as a non-negative integer that fits `u32`,
-/// or any form `RetryAfter` parses as a string.
+/// `retry_after`: delay-seconds as a non-negative whole number, or any form
+/// `RetryAfter` parses as a string. A delay past `u32::MAX` seconds
+/// saturates, as in the header: a hint is never dropped for being large.
 impl<'de> Wanted<'de> for RetryAfter {
     fn from_str(s: Cow<'de, str>) -> Option<Self> {
         s.parse().ok()
     }
 
     fn from_u64(n: u64) -> Option<Self> {
-        u32::try_from(n).ok().map(Self::from_secs)
+        Some(Self::from_secs(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    fn from_f64(n: f64) -> Option<Self> {
+        // Whole and non-negative only (`1e3`, an integer past `u64`); the
+        // cast saturates at `u32::MAX`.
+        (n >= 0.0 && n.fract() == 0.0).then(|| Self::from_secs(n as u32))
     }
 }
 
@@ -433,8 +456,8 @@ impl<'de, T: Wanted<'de>> Visitor<'de> for LenientVisitor<T> {
         Ok(Lenient(None))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Lenient(None))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Lenient(T::from_f64(v)))
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
@@ -511,6 +534,83 @@ mod tests {
         headers
     }
 
+    /// An upstream gateway's answer, parsed and rendered again by this one:
+    /// a relay of what this hop saw. None of the answer's claims (its kind,
+    /// text, upstream name, request id) become ours; its members are
+    /// forwarded under the policy and its wait is kept.
+    #[test]
+    fn a_parsed_answer_renders_as_a_relay_never_adopted() {
+        use crate::context::{Policy, RenderContext};
+        use crate::render::render;
+        let mut headers = json_headers("application/json");
+        headers.insert(
+            &PROXY_STATUS,
+            HeaderValue::from_static("x;error=connection_refused"),
+        );
+        headers.insert(&X_REQUEST_ID, HeaderValue::from_static("theirs"));
+        headers.insert("retry-after", HeaderValue::from_static("7"));
+        let body = br#"{"error":{"code":502,"message":"Bad Gateway","details":"db-7.internal is down","upstream":"db-7","kind":"connection_refused","retryable":true,"request_id":"theirs"}}"#;
+        let err = parse(StatusCode::BAD_GATEWAY, &headers, body).expect("parses");
+        // A client acts on what its gateway said: it never sent the POST.
+        assert_eq!(err.kind(), Some(ProxyError::ConnectionRefused));
+        assert_eq!(err.details(), Some("db-7.internal is down"));
+        assert_eq!(err.upstream_name(), Some("db-7"));
+        assert_eq!(err.request_id(), Some("theirs"));
+        assert!(err.is_retryable(&Method::POST));
+        // A gateway relaying it says what it saw: it received a 502, so its
+        // POST was sent, and may have been processed.
+        let policy = Policy::new().with_proxy_name("edge");
+        for (method, retryable) in [(Method::POST, false), (Method::GET, true)] {
+            let ctx = RenderContext::new()
+                .with_method(&method)
+                .with_request_id("ours")
+                .with_policy(&policy);
+            let response = render(&err, &ctx);
+            assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+            assert_eq!(
+                response.headers()[&PROXY_STATUS],
+                "upstream;error=connection_refused, edge;received-status=502"
+            );
+            assert_eq!(response.headers()["retry-after"], "7");
+            assert_eq!(response.headers()[&X_REQUEST_ID], "ours");
+            let want = format!(
+                r#"{{"error":{{"code":502,"message":"Bad Gateway","details":"The server received an invalid response from the upstream server while trying to fulfill the request.","retryable":{retryable},"retry_after":7,"request_id":"ours"}}}}"#
+            );
+            assert_eq!(
+                std::str::from_utf8(response.body()).expect("utf-8"),
+                want,
+                "{method}"
+            );
+        }
+        // Its 503 and 504 relay as this hop's 503 and 502; a "no" in its
+        // body is kept, so that a stop is never lost.
+        let no = br#"{"error":{"code":503,"retryable":false}}"#;
+        let unavailable = parse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json_headers("application/json"),
+            no,
+        )
+        .expect("parses");
+        let response = render(
+            &unavailable,
+            &RenderContext::new().with_method(&Method::GET),
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            std::str::from_utf8(response.body())
+                .expect("utf-8")
+                .contains(r#""retryable":false"#)
+        );
+        let timeout = parse(StatusCode::GATEWAY_TIMEOUT, &HeaderMap::new(), b"").expect("parses");
+        let ctx = RenderContext::new().with_policy(&policy);
+        let response = render(&timeout, &ctx);
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            response.headers()[&PROXY_STATUS],
+            "edge;received-status=504"
+        );
+    }
+
     #[test]
     fn wrong_types_are_ignored() {
         let body = br#"{"error":{"code":"x","details":7,"upstream":["a"],"kind":"nope","retry_after":-3,"request_id":null}}"#;
@@ -542,9 +642,15 @@ mod tests {
         };
         let string = |key: &str| members.get(key).and_then(Value::as_str).map(str::to_owned);
         let retry_after = match members.get("retry_after") {
+            // Whole and non-negative; past `u32::MAX` seconds, saturated.
             Some(Value::Number(n)) => n
                 .as_u64()
-                .and_then(|secs| u32::try_from(secs).ok())
+                .map(|secs| u32::try_from(secs).unwrap_or(u32::MAX))
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                        .map(|f| f as u32)
+                })
                 .map(RetryAfter::from_secs),
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
@@ -570,6 +676,10 @@ mod tests {
             br#"{"detail":{"a":[1,{"b":null}]},"upstream":["u"],"kind":7,"retry_after":-3,"request_id":false}"#,
             br#"{"detail":1.5e300,"upstream":null,"kind":"nope","retry_after":4294967296,"request_id":{}}"#,
             br#"{"retry_after":30.0}"#,
+            br#"{"retry_after":30.5}"#,
+            br#"{"retry_after":1e3}"#,
+            br#"{"retry_after":18446744073709551616}"#,
+            br#"{"retry_after":"99999999999999999999"}"#,
             br#"{"retry_after":"120"}"#,
             // `error` that is not an object: the top level is read.
             br#"{"error":"oops","detail":"top","details":"not read"}"#,

@@ -27,8 +27,13 @@ use crate::text::printable_ascii;
 /// ```
 pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
-/// The longest upstream `Proxy-Status` field that is kept and appended to;
-/// a longer one is dropped, so a hostile upstream cannot grow our headers.
+/// The longest `Proxy-Status` field this crate reads, keeps or sends: one
+/// limit for [`parse`](crate::parse), for the upstream field a gateway
+/// keeps ([`GatewayError::from_upstream_response`](crate::GatewayError::from_upstream_response)),
+/// and for the field it renders. A longer upstream field is dropped, so a
+/// hostile upstream cannot grow our headers; the rendered field drops the
+/// oldest forwarded members until this gateway's own member fits, so that
+/// whatever an upstream sent, a client reads our member.
 ///
 /// A field sent as several field lines is one list (RFC 9110 section 5.3,
 /// RFC 8941 section 4.2): the limit applies to the lines combined.
@@ -36,17 +41,28 @@ pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 /// # Examples
 ///
 /// ```
-/// use gateway_error::{render, BadGateway, GatewayError, Policy, RenderContext, MAX_UPSTREAM_PROXY_STATUS_LEN};
+/// use gateway_error::{parse, render, BadGateway, GatewayError, Policy, RenderContext, MAX_PROXY_STATUS_LEN};
 /// use http::HeaderValue;
 ///
-/// let huge = HeaderValue::from_str(&"a, ".repeat(MAX_UPSTREAM_PROXY_STATUS_LEN))?;
+/// let huge = HeaderValue::from_str(&"a, ".repeat(MAX_PROXY_STATUS_LEN))?;
 /// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(huge));
 /// let policy = Policy::new().with_proxy_name("edge");
 /// let response = render(&err, &RenderContext::new().with_policy(&policy));
 /// assert_eq!(response.headers()["proxy-status"], "edge");
-/// # Ok::<(), http::header::InvalidHeaderValue>(())
+///
+/// // Just under the limit: kept, and as much of it as fits beside ours,
+/// // the newest members first.
+/// let full = HeaderValue::from_str(&format!("{}b", "a, ".repeat(MAX_PROXY_STATUS_LEN / 3 - 1)))?;
+/// let err = GatewayError::from(BadGateway::new().with_upstream_proxy_status(full));
+/// let shown = policy.with_upstream_names(true);
+/// let response = render(&err, &RenderContext::new().with_policy(&shown));
+/// let sent = &response.headers()["proxy-status"];
+/// assert!(sent.len() <= MAX_PROXY_STATUS_LEN);
+/// assert!(sent.to_str()?.ends_with("a, b, edge"));
+/// assert!(parse(response.status(), response.headers(), response.body())?.upstream_proxy_status().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub const MAX_UPSTREAM_PROXY_STATUS_LEN: usize = 4096;
+pub const MAX_PROXY_STATUS_LEN: usize = 4096;
 
 /// The `Proxy-Status` field: the upstream's members, then ours
 /// (RFC 9209 section 2), appended to `out`; `None` (and `out` unchanged)
@@ -67,17 +83,46 @@ pub(crate) fn write_proxy_status(
 fn write_proxy_members(inner: &Inner, ctx: &RenderContext<'_>, out: &mut String) -> Option<()> {
     let policy = ctx.policy();
     let name = policy.proxy_name()?;
-    if let Some(received) = &inner.upstream_proxy_status {
-        let mut list = sfv::ListSerializer::with_buffer(&mut *out);
-        for member in upstream_members(received, policy.shows_upstream_names()) {
-            list.members([&member]);
-        }
-        if list.finish().is_some() {
-            out.push_str(", ");
-        }
+    let Some(received) = &inner.upstream_proxy_status else {
+        write_our_member(inner, ctx, name, out);
+        return Some(());
+    };
+    // Ours is written first to know its length, then moved after the
+    // forwarded members that fit beside it.
+    let start = out.len();
+    write_our_member(inner, ctx, name, out);
+    let ours = out.split_off(start);
+    let members: Vec<String> = upstream_members(received, policy.shows_upstream_names())
+        .iter()
+        .filter_map(|member| {
+            let mut list = sfv::ListSerializer::new();
+            list.members([member]);
+            list.finish()
+        })
+        .collect();
+    // The whole field stays within the limit that `parse` reads, so that a
+    // client always finds our member: the oldest members (first, closest
+    // to the origin) are dropped first. Ours always fits: names are capped.
+    let mut room = MAX_PROXY_STATUS_LEN.saturating_sub(ours.len());
+    let mut first = members.len();
+    for (i, member) in members.iter().enumerate().rev() {
+        let Some(left) = room.checked_sub(member.len() + ", ".len()) else {
+            break;
+        };
+        room = left;
+        first = i;
     }
-    // Our member, serialized here (RFC 8941 section 4.1): the registry's
-    // names are Tokens, and `printable_ascii` makes any text a valid String.
+    for member in &members[first..] {
+        out.push_str(member);
+        out.push_str(", ");
+    }
+    out.push_str(&ours);
+    Some(())
+}
+
+/// This proxy's member (RFC 8941 section 4.1): the registry's names are
+/// Tokens, and `printable_ascii` makes any text a valid String.
+fn write_our_member(inner: &Inner, ctx: &RenderContext<'_>, name: &str, out: &mut String) {
     if is_sf_token(name) {
         out.push_str(name);
     } else {
@@ -95,7 +140,6 @@ fn write_proxy_members(inner: &Inner, ctx: &RenderContext<'_>, out: &mut String)
         out.push_str(";received-status=");
         out.push_str(status.as_str());
     }
-    Some(())
 }
 
 /// Whether `s` is an RFC 8941 Token: a letter or `*`, then tchar, `:` or `/`.
@@ -160,7 +204,7 @@ pub(crate) fn proxy_status_len(inner: &Inner, ctx: &RenderContext<'_>) -> usize 
 /// field line, in order, combined into one list value with `", "`
 /// (RFC 9110 section 5.3, RFC 8941 section 4.2); empty lines add nothing.
 /// `None` when there is none, or when the combined value is longer than
-/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`].
+/// [`MAX_PROXY_STATUS_LEN`].
 pub(crate) fn upstream_field(headers: &HeaderMap) -> Option<HeaderValue> {
     let mut lines = headers
         .get_all(&PROXY_STATUS)
@@ -169,7 +213,7 @@ pub(crate) fn upstream_field(headers: &HeaderMap) -> Option<HeaderValue> {
     let first = lines.next()?;
     let Some(second) = lines.next() else {
         // One line: shared, not copied.
-        return Some(first.clone()).filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN);
+        return Some(first.clone()).filter(|v| v.len() <= MAX_PROXY_STATUS_LEN);
     };
     let mut combined = BytesMut::with_capacity(first.len() + 2 + second.len());
     for line in [first, second].into_iter().chain(lines) {
@@ -177,7 +221,7 @@ pub(crate) fn upstream_field(headers: &HeaderMap) -> Option<HeaderValue> {
         if !combined.is_empty() {
             combined.put_slice(b", ");
         }
-        if combined.len() + line.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+        if combined.len() + line.len() > MAX_PROXY_STATUS_LEN {
             return None;
         }
         combined.put_slice(line);
@@ -213,18 +257,27 @@ fn is_anonymous_param(key: &str, value: &BareItem) -> bool {
     }
 }
 
+/// The name a forwarded member gets while the policy hides upstream names:
+/// RFC 9209 lets a member's identity be "a generated string", and the one
+/// a hop chose for itself can name an internal host (`db-primary.internal`,
+/// `10.0.0.7:5432`).
+pub(crate) const HIDDEN_NAME: &str = "upstream";
+
+/// [`HIDDEN_NAME`] as a Token, checked at compile time.
+const HIDDEN_TOKEN: &sfv::TokenRef = sfv::TokenRef::constant(HIDDEN_NAME);
+
 /// The members of an upstream's `Proxy-Status` worth forwarding, in order:
 /// the field must parse as an RFC 8941 List and fit
-/// [`MAX_UPSTREAM_PROXY_STATUS_LEN`]; members that are not a Token or String
+/// [`MAX_PROXY_STATUS_LEN`]; members that are not a Token or String
 /// item are dropped.
 ///
-/// With upstream names hidden (`show_names == false`), only members
-/// identified by a Token are forwarded, and only with the parameters
-/// [`is_anonymous_param`] allows: a String identity is what RFC 9209 asks
-/// for IP addresses and anything that is not a Token, so it likely names a
-/// host, and the member is dropped.
+/// With upstream names hidden (`show_names == false`), every member is
+/// renamed [`HIDDEN_NAME`] (an upstream-chosen name, Token or String, may
+/// name an internal host) and keeps only the parameters
+/// [`is_anonymous_param`] allows: what happened at each hop reaches the
+/// client, not where.
 fn upstream_members(value: &HeaderValue, show_names: bool) -> Vec<ListEntry> {
-    if value.len() > MAX_UPSTREAM_PROXY_STATUS_LEN {
+    if value.len() > MAX_PROXY_STATUS_LEN {
         return Vec::new();
     }
     let parsed: Result<sfv::List, _> = Parser::new(value.as_bytes())
@@ -236,14 +289,14 @@ fn upstream_members(value: &HeaderValue, show_names: bool) -> Vec<ListEntry> {
     list.into_iter()
         .filter_map(|entry| match entry {
             ListEntry::Item(mut item) => match item.bare_item {
-                BareItem::Token(_) => {
+                BareItem::Token(_) | BareItem::String(_) => {
                     if !show_names {
+                        item.bare_item = BareItem::Token(HIDDEN_TOKEN.to_owned());
                         item.params
                             .retain(|key, value| is_anonymous_param(key.as_str(), value));
                     }
                     Some(ListEntry::Item(item))
                 }
-                BareItem::String(_) if show_names => Some(ListEntry::Item(item)),
                 _ => None,
             },
             ListEntry::InnerList(_) => None,
@@ -580,7 +633,9 @@ mod tests {
         let response = render(&err, &RenderContext::new().with_policy(&hidden));
         assert_eq!(
             header(&response, "proxy-status"),
-            Some(r#"inner-lb;error=connection_timeout, b, "gateway demo";received-status=502"#)
+            Some(
+                r#"upstream;error=connection_timeout, upstream, upstream, "gateway demo";received-status=502"#
+            )
         );
         let shown = hidden.clone().with_upstream_names(true);
         let response = render(&err, &RenderContext::new().with_policy(&shown));
@@ -603,7 +658,7 @@ mod tests {
     }
 
     #[test]
-    fn hidden_names_keep_only_registry_errors_and_integer_params() {
+    fn hidden_names_rename_every_member_and_keep_only_registry_errors_and_integer_params() {
         let received = HeaderValue::from_static(concat!(
             r#"a;error=connection_refused;next-hop="10.9.8.7:5432";details="FATAL: password";"#,
             r#"received-status=503;next-protocol=h2;x-secret=tok;body-size=12;rcode="NXDOMAIN", "#,
@@ -617,7 +672,10 @@ mod tests {
         let response = render(&err, &RenderContext::new().with_policy(&hidden));
         assert_eq!(
             header(&response, "proxy-status"),
-            Some("a;error=connection_refused;received-status=503;body-size=12, b, c, d, edge")
+            Some(concat!(
+                "upstream;error=connection_refused;received-status=503;body-size=12, upstream, ",
+                "upstream;error=dns_timeout, upstream, upstream, edge"
+            ))
         );
         let shown = hidden.with_upstream_names(true);
         let response = render(&err, &RenderContext::new().with_policy(&shown));
@@ -630,6 +688,83 @@ mod tests {
                 r#""192.0.2.1";error=dns_timeout, c;error="connection_refused", d, edge"#,
             ))
         );
+    }
+
+    #[test]
+    fn hidden_names_hide_names_that_look_like_hosts_and_ports() {
+        let hidden = Policy::new().with_proxy_name("edge");
+        for name in [
+            "upstream-lb",
+            "db-primary.internal:5432",
+            "10.0.0.7",
+            "*internal",
+            "api.example.com/v1",
+        ] {
+            for identity in [name.to_owned(), format!("{name:?}")] {
+                let received = HeaderValue::from_str(&format!(
+                    "{identity};error=connection_refused;received-status=502"
+                ))
+                .expect("a field value");
+                let err: GatewayError = BadGateway::new()
+                    .with_upstream_proxy_status(received)
+                    .into();
+                let response = render(&err, &RenderContext::new().with_policy(&hidden));
+                let sent = header(&response, "proxy-status").expect("sent");
+                if sfv::TokenRef::from_str(name).is_ok() || identity.starts_with('"') {
+                    assert_eq!(
+                        sent, "upstream;error=connection_refused;received-status=502, edge",
+                        "{identity}"
+                    );
+                }
+                assert!(!sent.contains(name), "{identity} leaked: {sent}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_rendered_field_fits_the_limit_with_our_member_last() {
+        // An upstream field exactly at the limit, several members long.
+        let member = "hop;error=connection_refused;received-status=502";
+        let count = MAX_PROXY_STATUS_LEN / (member.len() + 2);
+        let mut value = vec![member; count].join(", ");
+        value.push_str(", ");
+        value.push_str(&"z".repeat(MAX_PROXY_STATUS_LEN - value.len()));
+        assert_eq!(value.len(), MAX_PROXY_STATUS_LEN);
+        let received = HeaderValue::from_str(&value).expect("a field value");
+        let err: GatewayError = BadGateway::upstream("inventory")
+            .with_kind(ProxyError::ConnectionTimeout)
+            .with_received_status(StatusCode::NOT_FOUND)
+            .with_upstream_proxy_status(received)
+            .into();
+        let name = "n".repeat(crate::text::MAX_NAME_LEN);
+        for policy in [
+            Policy::new().with_proxy_name(name.clone()),
+            Policy::new()
+                .with_proxy_name(name.clone())
+                .with_upstream_names(true),
+            Policy::new().with_proxy_name("a name with spaces \"and quotes\""),
+        ] {
+            let response = render(&err, &RenderContext::new().with_policy(&policy));
+            let sent = &response.headers()[&PROXY_STATUS];
+            assert!(sent.len() <= MAX_PROXY_STATUS_LEN, "{}", sent.len());
+            // The newest members are kept, the oldest dropped.
+            let text = sent.to_str().expect("ascii");
+            let zs = "z".repeat(MAX_PROXY_STATUS_LEN - count * (member.len() + 2));
+            let newest = if policy.shows_upstream_names() {
+                &zs
+            } else {
+                HIDDEN_NAME
+            };
+            assert_eq!(text.rsplit(", ").nth(1), Some(newest), "{text}");
+            // A client reads it whole, and finds our member last.
+            let mut headers = HeaderMap::new();
+            headers.insert(&PROXY_STATUS, sent.clone());
+            let again =
+                crate::parse::parse(StatusCode::BAD_GATEWAY, &headers, b"").expect("parses");
+            assert_eq!(again.upstream_proxy_status(), Some(sent));
+            assert_eq!(again.kind(), Some(ProxyError::ConnectionTimeout));
+            assert_eq!(again.received_status(), Some(StatusCode::NOT_FOUND));
+        }
     }
 
     #[test]
@@ -662,7 +797,7 @@ mod tests {
     #[test]
     fn the_cap_applies_to_the_lines_combined() {
         let half = |len: usize| HeaderValue::from_str(&"a".repeat(len)).expect("token");
-        let cap = MAX_UPSTREAM_PROXY_STATUS_LEN;
+        let cap = MAX_PROXY_STATUS_LEN;
         for (first, second, kept) in [
             (cap / 2, cap - cap / 2 - 2, true),
             (cap / 2, cap - cap / 2 - 1, false),

@@ -16,7 +16,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::HeaderValue;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderValue};
 
 /// The last second an HTTP date can express: 9999-12-31T23:59:59Z.
 ///
@@ -217,6 +218,41 @@ impl RetryAfter {
     }
 }
 
+/// The `Retry-After` hint of a response's headers: the one place a gateway
+/// relaying an upstream's answer and a client reading a gateway's answer
+/// read it, so that both see the same wait.
+///
+/// `Retry-After` is a single value, so a field sent as several field lines
+/// (`5` and then `3600`), or as one line a proxy combined with commas
+/// (`5, 3600`), is invalid (RFC 9110 section 5.3). It is not dropped: of its
+/// values that parse, the longest wait from now counts. An upstream that
+/// asks for an hour must not be hit again in five seconds because a relay
+/// duplicated the field. Values that do not parse add nothing; a delay too
+/// large to represent saturates (see [`RetryAfter`]'s `FromStr`).
+pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RetryAfter> {
+    let now = SystemTime::now();
+    headers
+        .get_all(RETRY_AFTER)
+        .iter()
+        .flat_map(|line| {
+            let whole = RetryAfter::from_header_value(line).ok();
+            // A line that is not one value may be several delays joined
+            // with commas (an HTTP date has a comma of its own, so only
+            // delay-seconds are split out).
+            let parts = whole.is_none().then(|| {
+                line.to_str()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|part| {
+                        let part = part.trim_matches([' ', '\t']);
+                        is_digits(part).then(|| part.parse().ok()).flatten()
+                    })
+            });
+            whole.into_iter().chain(parts.into_iter().flatten())
+        })
+        .max_by_key(|hint| hint.delay_from(now))
+}
+
 /// Formats the field value: `120` or `Sun, 06 Nov 1994 08:49:37 GMT`.
 ///
 /// # Examples
@@ -244,9 +280,14 @@ impl fmt::Display for RetryAfter {
 ///
 /// Fails with the [`ParseRetryAfterErrorKind`] describing the problem:
 /// `Empty` for an empty value, `Negative` for `-5`, `Fractional` for `1.5`,
-/// `TooLarge` for a delay above `u32::MAX` seconds, `NotVisibleAscii` for
-/// bytes other than visible ASCII, space or tab, and `InvalidDate` for
-/// anything else that is not an HTTP date (such as `+5`, `5s` or `0x10`).
+/// `NotVisibleAscii` for bytes other than visible ASCII, space or tab, and
+/// `InvalidDate` for anything else that is not an HTTP date (such as `+5`,
+/// `5s` or `0x10`).
+///
+/// A delay too large to represent is never an error: it saturates at
+/// `u32::MAX` seconds (about 136 years), as RFC 9111 section 1.2.2 asks of
+/// caches for delta-seconds. A hint that vanished because it was too large
+/// would let clients retry at once, the opposite of what it asked.
 ///
 /// # Examples
 ///
@@ -259,6 +300,9 @@ impl fmt::Display for RetryAfter {
 ///
 /// let date: RetryAfter = "Sun Nov  6 08:49:37 1994".parse()?;
 /// assert_eq!(date.as_date(), Some(UNIX_EPOCH + Duration::from_secs(784_111_777)));
+///
+/// let huge: RetryAfter = "100000000000000000000".parse()?;
+/// assert_eq!(huge, RetryAfter::from_secs(u32::MAX));
 /// # Ok::<(), gateway_error::ParseRetryAfterError>(())
 /// ```
 impl FromStr for RetryAfter {
@@ -280,10 +324,9 @@ fn parse(s: &str) -> Result<RetryAfter, ParseRetryAfterErrorKind> {
     if s.is_empty() {
         Err(Kind::Empty)
     } else if is_digits(s) {
-        // Only overflow can fail here: `s` is a non-empty run of digits.
-        s.parse()
-            .map(RetryAfter::from_secs)
-            .map_err(|_| Kind::TooLarge)
+        // Only overflow can fail here (`s` is a non-empty run of digits):
+        // a delay too large to represent saturates, it never vanishes.
+        Ok(RetryAfter::from_secs(s.parse().unwrap_or(u32::MAX)))
     } else if is_decimal(s) {
         Err(Kind::Fractional)
     } else if s
@@ -392,8 +435,6 @@ pub enum ParseRetryAfterErrorKind {
     Negative,
     /// The value is a number with a fractional part, such as `1.5`.
     Fractional,
-    /// The delay is more than `u32::MAX` seconds.
-    TooLarge,
     /// The value is neither delay-seconds nor an HTTP date.
     InvalidDate,
     /// The value holds bytes other than visible ASCII, space or tab.
@@ -406,7 +447,6 @@ impl ParseRetryAfterErrorKind {
             Self::Empty => "retry-after is empty",
             Self::Negative => "retry-after is negative",
             Self::Fractional => "retry-after is fractional",
-            Self::TooLarge => "retry-after delay is too large",
             Self::InvalidDate => "retry-after is not delay-seconds or an http-date",
             Self::NotVisibleAscii => "retry-after is not visible ascii",
         }
@@ -534,7 +574,6 @@ mod tests {
         assert_eq!(kind("-5"), K::Negative);
         assert_eq!(kind("-1.5"), K::Negative);
         assert_eq!(kind("1.5"), K::Fractional);
-        assert_eq!(kind("4294967296"), K::TooLarge);
         assert_eq!(kind("+5"), K::InvalidDate);
         assert_eq!(kind("5s"), K::InvalidDate);
         assert_eq!(kind("0x10"), K::InvalidDate);
@@ -561,7 +600,6 @@ mod tests {
         assert_eq!(message(K::Empty), "retry-after is empty");
         assert_eq!(message(K::Negative), "retry-after is negative");
         assert_eq!(message(K::Fractional), "retry-after is fractional");
-        assert_eq!(message(K::TooLarge), "retry-after delay is too large");
         assert_eq!(
             message(K::InvalidDate),
             "retry-after is not delay-seconds or an http-date"
@@ -575,11 +613,67 @@ mod tests {
     #[test]
     fn thousand_digits() {
         let nines = "9".repeat(1000);
-        assert_eq!(kind(&nines), ParseRetryAfterErrorKind::TooLarge);
+        assert_eq!(nines.parse(), Ok(RetryAfter::from_secs(u32::MAX)));
         let zeros = format!("{}42", "0".repeat(998));
         assert_eq!(zeros.parse(), Ok(RetryAfter::from_secs(42)));
         let fraction = format!("{nines}.{nines}");
         assert_eq!(kind(&fraction), ParseRetryAfterErrorKind::Fractional);
+    }
+
+    #[test]
+    fn delays_too_large_to_represent_saturate() {
+        for huge in [
+            "4294967296",
+            "1000000000000",
+            "18446744073709551616",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(huge.parse(), Ok(RetryAfter::from_secs(u32::MAX)), "{huge}");
+            let value = HeaderValue::from_static(huge);
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value);
+            assert_eq!(
+                from_headers(&headers),
+                Some(RetryAfter::from_secs(u32::MAX)),
+                "{huge}"
+            );
+        }
+        assert_eq!(
+            RetryAfter::from_secs(u32::MAX).to_header_value(),
+            "4294967295"
+        );
+    }
+
+    #[test]
+    fn several_lines_count_as_the_longest_wait() {
+        let headers = |lines: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for line in lines {
+                headers.append(RETRY_AFTER, HeaderValue::from_static(line));
+            }
+            headers
+        };
+        let wait = |n| Some(RetryAfter::from_secs(n));
+        assert_eq!(from_headers(&headers(&[])), None);
+        assert_eq!(from_headers(&headers(&["5"])), wait(5));
+        assert_eq!(from_headers(&headers(&["5", "3600"])), wait(3600));
+        assert_eq!(from_headers(&headers(&["3600", "5"])), wait(3600));
+        assert_eq!(from_headers(&headers(&["soon", "5"])), wait(5));
+        assert_eq!(from_headers(&headers(&["soon"])), None);
+        assert_eq!(from_headers(&headers(&["5, 3600"])), wait(3600));
+        assert_eq!(from_headers(&headers(&["5,soon"])), wait(5));
+        // A date far ahead waits longer than a short delay; one in the
+        // past waits less.
+        let far = headers(&["5", "Fri, 31 Dec 9999 23:59:59 GMT"]);
+        assert_eq!(
+            from_headers(&far),
+            Some(RetryAfter::at(secs(MAX_DATE_SECS)))
+        );
+        let past = headers(&["Sun, 06 Nov 1994 08:49:37 GMT", "5"]);
+        assert_eq!(from_headers(&past), wait(5));
+        // The date form of one line is read whole, commas and all.
+        let date = headers(&["Sun, 06 Nov 1994 08:49:37 GMT"]);
+        assert_eq!(from_headers(&date), Some(RetryAfter::at(secs(RFC_SECS))));
     }
 
     #[test]

@@ -85,7 +85,8 @@ async fn an_upstream_503_keeps_retry_after_and_proxy_status() -> Result<(), BoxE
     assert_eq!(err.received_status(), Some(StatusCode::SERVICE_UNAVAILABLE));
     assert_eq!(err.upstream_name(), Some("product-service"));
 
-    // The default policy hides upstream names; nothing of the upstream's
+    // The default policy hides upstream names (the hop that called itself
+    // `inner-lb` is `upstream`); nothing of the upstream's
     // body reaches the client.
     let response = rendered(&err);
     assert_eq!(response.status(), 503);
@@ -103,7 +104,7 @@ async fn an_upstream_503_keeps_retry_after_and_proxy_status() -> Result<(), BoxE
             ("content-type", "application/json"),
             (
                 "proxy-status",
-                "inner-lb;error=connection_limit_reached, bff;received-status=503"
+                "upstream;error=connection_limit_reached, bff;received-status=503"
             ),
             ("retry-after", "120"),
             ("vary", "accept"),

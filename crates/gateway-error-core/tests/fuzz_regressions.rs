@@ -13,8 +13,8 @@ pub mod checks {
 
     use gateway_error_core::{
         BadGateway, Format, GatewayError, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
-        MAX_REQUEST_ID_LEN, MAX_UPSTREAM_PROXY_STATUS_LEN, PROXY_STATUS, ParseErrorKind, Policy,
-        ProxyError, RenderContext, RetryAfter, parse, render,
+        MAX_PROXY_STATUS_LEN, MAX_REQUEST_ID_LEN, PROXY_STATUS, ParseErrorKind, Policy, ProxyError,
+        RenderContext, RetryAfter, parse, render,
     };
     use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
     use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -266,17 +266,25 @@ pub mod checks {
         let received = headers.get(&PROXY_STATUS);
         assert_eq!(
             err.upstream_proxy_status(),
-            received.filter(|v| v.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN)
+            received.filter(|v| v.len() <= MAX_PROXY_STATUS_LEN)
         );
         render_round_trip(&err);
     }
 
-    /// Renders `err` in every format, for GET and HEAD, and parses the JSON
-    /// ones back.
+    /// Renders `err`, an error `parse` read, in every format, for GET and
+    /// HEAD, and parses the JSON ones back: it is rendered as a relay of
+    /// the response it came from (this hop received its status), adopting
+    /// none of its claims (kind, details, upstream name, request id), and
+    /// keeping its wait.
     fn render_round_trip(err: &GatewayError) {
         let policy = Policy::new()
             .with_proxy_name(GATEWAY)
             .with_upstream_names(true);
+        let relayed = if err.status() == StatusCode::SERVICE_UNAVAILABLE {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
         for format in Format::ALL {
             for method in [Method::GET, Method::HEAD] {
                 let ctx = RenderContext::new()
@@ -284,7 +292,7 @@ pub mod checks {
                     .with_method(&method)
                     .with_policy(&policy);
                 let response = render(err, &ctx);
-                assert_eq!(response.status(), err.status());
+                assert_eq!(response.status(), relayed);
                 let headers = response.headers();
                 assert_eq!(headers[CONTENT_TYPE], format.content_type());
                 let len: usize = headers[CONTENT_LENGTH]
@@ -307,17 +315,22 @@ pub mod checks {
                     ours.bare_item.as_token().map(TokenRef::as_str),
                     Some(GATEWAY)
                 );
+                assert_eq!(
+                    ours.params
+                        .get("received-status")
+                        .and_then(BareItem::as_integer),
+                    Some(sfv::integer(i64::from(err.status().as_u16())))
+                );
+                assert_eq!(ours.params.get("error"), None);
                 if matches!(format, Format::Json | Format::ProblemJson) {
                     serde_json::from_slice::<serde_json::Value>(body).expect("json body");
                     let again = parse(response.status(), headers, body).expect("parses back");
-                    assert_eq!(again.status(), err.status());
-                    if err.details().is_some() {
-                        assert_eq!(again.details(), err.details(), "{format:?}");
-                    }
-                    assert_eq!(again.upstream_name(), err.upstream_name(), "{format:?}");
-                    assert_eq!(again.kind(), err.kind(), "{format:?}");
+                    assert_eq!(again.status(), relayed);
+                    assert_eq!(again.received_status(), Some(err.status()), "{format:?}");
+                    assert_eq!(again.kind(), None, "{format:?}");
+                    assert_eq!(again.upstream_name(), None, "{format:?}");
+                    assert_eq!(again.request_id(), None, "{format:?}");
                     assert_eq!(again.retry_after(), err.retry_after(), "{format:?}");
-                    assert_eq!(again.request_id(), err.request_id(), "{format:?}");
                 }
             }
         }
@@ -374,11 +387,7 @@ pub mod checks {
             .headers()
             .get(&PROXY_STATUS)
             .expect("a named proxy sends Proxy-Status");
-        assert!(
-            sent.len() <= 2 * MAX_UPSTREAM_PROXY_STATUS_LEN + 1024,
-            "{} bytes",
-            sent.len()
-        );
+        assert!(sent.len() <= MAX_PROXY_STATUS_LEN, "{} bytes", sent.len());
         let members = proxy_status_members(response.headers());
         Parser::new(sent.as_bytes())
             .with_version(Version::Rfc9651)
@@ -387,7 +396,7 @@ pub mod checks {
 
         // The upstream's members, unchanged.
         let (ours, theirs) = members.split_last().expect("our member");
-        let kept: List = if received.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN {
+        let kept: List = if received.len() <= MAX_PROXY_STATUS_LEN {
             Parser::new(received.as_bytes())
                 .with_version(Version::Rfc8941)
                 .parse::<List>()
@@ -396,7 +405,20 @@ pub mod checks {
             List::new()
         };
         let kept = forwarded(kept, policy.shows_upstream_names());
-        assert_eq!(theirs, &kept[..], "upstream members");
+        // The newest that fit beside ours: a suffix, one more would not fit.
+        assert!(
+            kept.ends_with(theirs),
+            "upstream members {theirs:?} of {kept:?}"
+        );
+        if let Some(dropped) = kept.len().checked_sub(theirs.len() + 1).map(|i| &kept[i]) {
+            let mut one = sfv::ListSerializer::new();
+            one.members([dropped]);
+            let one = one.finish().expect("a member");
+            assert!(
+                sent.len() + one.len() + 2 > MAX_PROXY_STATUS_LEN,
+                "{one} fits"
+            );
+        }
 
         // Ours, last.
         let ListEntry::Item(ours) = ours else {
@@ -437,28 +459,42 @@ pub mod checks {
             );
         }
 
-        // A client reads it back, and the next gateway appends to it.
-        if sent.len() <= MAX_UPSTREAM_PROXY_STATUS_LEN {
-            let again = parse(response.status(), response.headers(), response.body())
-                .expect("our own response parses");
-            assert_eq!(again.upstream_proxy_status(), Some(sent));
-            assert_eq!(again.kind(), err.kind());
-            let outer = Policy::new().with_proxy_name("outer");
-            for shows_names in [true, false] {
-                let outer = outer.clone().with_upstream_names(shows_names);
-                let next = render(&again, &RenderContext::new().with_policy(&outer));
-                let chained = proxy_status_members(next.headers());
-                let kept = forwarded(members.clone(), shows_names);
-                assert_eq!(chained.len(), kept.len() + 1);
-                assert_eq!(chained[..kept.len()], kept[..]);
-            }
+        // A client reads it back, and finds our member.
+        let again = parse(response.status(), response.headers(), response.body())
+            .expect("our own response parses");
+        assert_eq!(again.upstream_proxy_status(), Some(sent));
+        assert_eq!(again.kind(), err.kind());
+        // The next gateway relays it: it appends a member saying what it
+        // received, never the kind ours said.
+        let outer = Policy::new().with_proxy_name("outer");
+        for shows_names in [true, false] {
+            let outer = outer.clone().with_upstream_names(shows_names);
+            let next = render(&again, &RenderContext::new().with_policy(&outer));
+            let chained = proxy_status_members(next.headers());
+            let (last, before) = chained.split_last().expect("a member");
+            let kept = forwarded(members.clone(), shows_names);
+            assert!(kept.ends_with(before), "{before:?} of {kept:?}");
+            let ListEntry::Item(last) = last else {
+                panic!("an inner list: {last:?}");
+            };
+            assert_eq!(
+                last.bare_item.as_token().map(TokenRef::as_str),
+                Some("outer")
+            );
+            assert_eq!(last.params.get("error"), None);
+            assert_eq!(
+                last.params
+                    .get("received-status")
+                    .and_then(BareItem::as_integer),
+                Some(sfv::integer(i64::from(response.status().as_u16())))
+            );
         }
     }
 
     /// The upstream members a gateway forwards (`Policy::with_upstream_names`):
-    /// Token and String items; with names hidden, Token items only, and of
-    /// their parameters only `error` with a registry token and RFC 9209's
-    /// Integer parameters.
+    /// Token and String items; with names hidden, each renamed `upstream`,
+    /// and of their parameters only `error` with a registry token and RFC
+    /// 9209's Integer parameters.
     fn forwarded(list: List, shows_names: bool) -> List {
         const INTEGER_PARAMS: [&str; 9] = [
             "received-status",
@@ -477,11 +513,12 @@ pub mod checks {
                     return None;
                 };
                 match item.bare_item {
-                    BareItem::Token(_) => {}
-                    BareItem::String(_) if shows_names => {}
+                    BareItem::Token(_) | BareItem::String(_) => {}
                     _ => return None,
                 }
                 if !shows_names {
+                    item.bare_item =
+                        BareItem::Token(sfv::Token::from_string("upstream".into()).ok()?);
                     item.params.retain(|key, value| match value {
                         BareItem::Token(token) => {
                             key.as_str() == "error" && token.as_str().parse::<ProxyError>().is_ok()

@@ -18,11 +18,18 @@
 //! - every other header of a re-rendered reply kept;
 //! - each error reported once (`tracing`, your observers).
 //!
-//! warp's own rejections (405, 400 for a bad body, ...) are returned
-//! unchanged, for warp or your own `recover` to answer. A custom rejection
-//! that carries no gateway error is answered with a canonical 500, its
-//! `Debug` text going to the log only: warp's default answer would show it
-//! to the client. An application error type that wraps a
+//! warp's own rejections (404, 405, 400 for a bad header or body, 411,
+//! 413, 415, ...) are answered as warp answers them (status, text), with
+//! the request id: every response that leaves `handle` carries it. They
+//! are recognised by warp's public rejection types (`warp::reject::*`,
+//! `BodyDeserializeError`, `CorsForbidden`, `MissingExtension`), since warp
+//! keeps a rejection's status private; the few whose types are private
+//! (a failed body read, a file warp cannot open) are answered like a
+//! custom rejection. A custom rejection that carries no gateway error is
+//! answered with a canonical 500, its `Debug` text going to the log only:
+//! warp's default answer would show it to the client. Put your own
+//! `recover` inside `handle` (on the routes), or name your type with
+//! [`Handle::find`]. An application error type that wraps a
 //! [`GatewayError`] is found when you name it with [`Handle::find`].
 //!
 //! This crate is not a proxy or an HTTP client, and it does not map
@@ -296,17 +303,8 @@ impl Handle {
             )
         };
         let routes = routes
-            // warp's status for a rejection is not public: its log filter
-            // reports it (the status of the cause warp would answer with)
-            // just before the rejection comes out, in the same poll.
-            .with(warp::log::custom(|info| {
-                REJECTION_STATUS.set(Some(info.status()));
-            }))
-            .map(Ok::<_, (Rejection, Option<StatusCode>)>)
-            .or_else(|rejection| {
-                let status = REJECTION_STATUS.take();
-                ready(Ok::<_, Rejection>((Err((rejection, status)),)))
-            });
+            .map(Ok::<_, Rejection>)
+            .or_else(|rejection| ready(Ok::<_, Rejection>((Err(rejection),))));
         begin
             .and(routes)
             .and_then(move |registration: Registration, outcome| {
@@ -318,35 +316,36 @@ impl Handle {
     fn respond<T: Reply>(
         &self,
         ctx: &RequestContext,
-        outcome: Result<T, (Rejection, Option<StatusCode>)>,
+        outcome: Result<T, Rejection>,
     ) -> Result<Response, Rejection> {
         let response = match outcome {
             // A reply that is a gateway error renders for the request here.
             Ok(reply) => ctx.in_scope(|| reply.into_response()),
-            Err((rejection, status)) => match self.find_in(&rejection) {
+            Err(rejection) => match self.find_in(&rejection) {
                 Some(error) => ctx.error_response(error).into_response(),
-                // Inside another `handle`, a 404 stays a rejection, so that
-                // warp's `or` tries the routes after this one.
-                None if rejection.is_not_found() && ctx.is_nested() => return Err(rejection),
-                None if rejection.is_not_found() => {
-                    // warp's own answer to a 404, with the request id.
-                    let mut response = Response::default();
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    response
-                }
-                // warp answers a custom rejection with a 500 showing its
-                // `Debug` text (and a few internal faults of its own with a
-                // 500): all get the canonical one, the text in the log.
-                None if status.is_none_or(|status| status == StatusCode::INTERNAL_SERVER_ERROR) => {
-                    tracing::warn!(
-                        rejection = ?rejection,
-                        "unhandled rejection, answered with a canonical 500"
-                    );
-                    let error = InternalServerError::new()
-                        .with_source(UnhandledRejection(format!("{rejection:?}")));
-                    ctx.error_response(error.into()).into_response()
-                }
-                None => return Err(rejection),
+                None => match warp_answer(&rejection) {
+                    // Inside another `handle`, warp's own rejections stay
+                    // rejections, so that warp's `or` tries the routes
+                    // after this one and the outer `handle` answers.
+                    Some(_) if ctx.is_nested() => return Err(rejection),
+                    // warp's own answer (404, 405, 400, 411, 413, 415,
+                    // ...), with the request id.
+                    Some(answer) => answer,
+                    // warp answers a custom rejection with a 500 showing
+                    // its `Debug` text: it gets the canonical one, the text
+                    // in the log. So do the few rejections of warp's whose
+                    // types are not public (a failed body read, a file it
+                    // cannot open).
+                    None => {
+                        tracing::warn!(
+                            rejection = ?rejection,
+                            "unhandled rejection, answered with a canonical 500"
+                        );
+                        let error = InternalServerError::new()
+                            .with_source(UnhandledRejection(format!("{rejection:?}")));
+                        ctx.error_response(error.into()).into_response()
+                    }
+                },
             },
         };
         Ok(match ctx.finish(response) {
@@ -362,12 +361,59 @@ impl Handle {
     }
 }
 
-std::thread_local! {
-    /// The status warp gives the rejection being returned, from its log
-    /// filter to the `or_else` right after it: set and taken within one
-    /// poll, on one thread, so no other request sees it.
-    static REJECTION_STATUS: std::cell::Cell<Option<StatusCode>> =
-        const { std::cell::Cell::new(None) };
+/// warp's answer to a rejection of its own, found by warp's public types
+/// (warp keeps a rejection's status private): its status and, but for a
+/// 404's empty body, its text as warp writes it (`text/plain;
+/// charset=utf-8`). Of several causes, the one warp prefers: the highest
+/// status, 404 and then 405 counting lowest; of equals, the first.
+fn warp_answer(rejection: &Rejection) -> Option<Response> {
+    use warp::filters::{body::BodyDeserializeError, cors::CorsForbidden, ext::MissingExtension};
+    use warp::reject::{
+        InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingCookie,
+        MissingHeader, PayloadTooLarge, UnsupportedMediaType,
+    };
+    fn cause<T: std::fmt::Display + 'static>(
+        rejection: &Rejection,
+        status: StatusCode,
+    ) -> Option<(StatusCode, String)> {
+        rejection
+            .find::<T>()
+            .map(|cause| (status, cause.to_string()))
+    }
+    if rejection.is_not_found() {
+        let mut response = Response::default();
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return Some(response);
+    }
+    let rank = |status: StatusCode| match status {
+        StatusCode::METHOD_NOT_ALLOWED => 0,
+        status => status.as_u16(),
+    };
+    let (status, text) = [
+        cause::<MethodNotAllowed>(rejection, StatusCode::METHOD_NOT_ALLOWED),
+        cause::<InvalidHeader>(rejection, StatusCode::BAD_REQUEST),
+        cause::<MissingHeader>(rejection, StatusCode::BAD_REQUEST),
+        cause::<MissingCookie>(rejection, StatusCode::BAD_REQUEST),
+        cause::<InvalidQuery>(rejection, StatusCode::BAD_REQUEST),
+        cause::<BodyDeserializeError>(rejection, StatusCode::BAD_REQUEST),
+        cause::<LengthRequired>(rejection, StatusCode::LENGTH_REQUIRED),
+        cause::<PayloadTooLarge>(rejection, StatusCode::PAYLOAD_TOO_LARGE),
+        cause::<UnsupportedMediaType>(rejection, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        cause::<CorsForbidden>(rejection, StatusCode::FORBIDDEN),
+        cause::<MissingExtension>(rejection, StatusCode::INTERNAL_SERVER_ERROR),
+    ]
+    .into_iter()
+    .flatten()
+    // `max_by_key` keeps the last of equals: reversed, the first.
+    .rev()
+    .max_by_key(|(status, _)| rank(*status))?;
+    let mut response = Response::new(text.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Some(response)
 }
 
 /// An unhandled rejection's `Debug` text, kept as the 500's source: for

@@ -50,7 +50,7 @@ async fn product(
         .send()
         .await
         .upstream("product-service")? // refused, reset, timed out: 502 or 504
-        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 with its Retry-After
+        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 for 503/429 (Retry-After kept)
         .json()
         .await
         .upstream("product-service")?; // a broken body: 502
@@ -90,8 +90,18 @@ fn start(addr: SocketAddr) -> io::Result<(SocketAddr, Server)> {
         App::new()
             .wrap(errors.clone())
             .app_data(upstreams.clone())
-            .route("/products/{id}", web::get().to(product))
-            .route("/reviews/{id}", web::get().to(reviews))
+            // GET routes answer HEAD too (RFC 9110 section 9.1): actix-web
+            // does not do it by itself; it sends no body for HEAD.
+            .service(
+                web::resource("/products/{id}")
+                    .route(web::get().to(product))
+                    .route(web::head().to(product)),
+            )
+            .service(
+                web::resource("/reviews/{id}")
+                    .route(web::get().to(reviews))
+                    .route(web::head().to(reviews)),
+            )
     })
     .workers(1)
     .bind(addr)?;
@@ -153,6 +163,43 @@ mod tests {
             "{}",
             refused.body
         );
+        Ok(())
+    }
+
+    /// RFC 9110 section 9.1: a GET route answers HEAD too, with the
+    /// headers GET would get (the error's, with GET's `Content-Length`)
+    /// and no body.
+    #[actix_web::test]
+    async fn get_routes_answer_head_on_the_wire() -> Result<(), Box<dyn Error>> {
+        let (addr, server) = start(selfcheck::ANY_PORT)?;
+        actix_web::rt::spawn(server);
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        for path in ["/products/7", "/products/503", "/reviews/7"] {
+            let get = selfcheck::send(&client, reqwest::Method::GET, &base, path).await?;
+            let head = selfcheck::send(&client, reqwest::Method::HEAD, &base, path).await?;
+            assert_eq!(head.status, get.status, "{path}");
+            assert_eq!(head.body, "", "{path}");
+            for name in [
+                "content-type",
+                "content-length",
+                "retry-after",
+                "proxy-status",
+                "cache-control",
+            ] {
+                assert_eq!(
+                    head.headers.get(name),
+                    get.headers.get(name),
+                    "{path}: {name}"
+                );
+            }
+            assert_eq!(
+                head.headers["content-length"],
+                get.body.len().to_string().as_str(),
+                "{path}"
+            );
+            assert!(head.headers.contains_key("x-request-id"), "{path}");
+        }
         Ok(())
     }
 }

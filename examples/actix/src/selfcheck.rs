@@ -73,6 +73,7 @@ pub(crate) fn closed_port() -> std::io::Result<String> {
 
 /// One answer of the BFF, as the self-check prints it.
 pub(crate) struct Answer {
+    pub(crate) method: reqwest::Method,
     pub(crate) path: &'static str,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -81,7 +82,7 @@ pub(crate) struct Answer {
 
 impl fmt::Display for Answer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "GET {} -> {}", self.path, self.status)?;
+        writeln!(f, "{} {} -> {}", self.method, self.path, self.status)?;
         for name in [
             "content-type",
             "retry-after",
@@ -102,13 +103,27 @@ pub(crate) async fn run(base: &str) -> Result<Vec<Answer>, reqwest::Error> {
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
     for path in ["/products/7", "/products/503", "/reviews/7"] {
-        let response = client.get(format!("{base}{path}")).send().await?;
-        answers.push(Answer {
-            path,
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.text().await?,
-        });
+        answers.push(send(&client, reqwest::Method::GET, base, path).await?);
     }
     Ok(answers)
+}
+
+/// One request to the BFF, and its answer.
+pub(crate) async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    base: &str,
+    path: &'static str,
+) -> Result<Answer, reqwest::Error> {
+    let response = client
+        .request(method.clone(), format!("{base}{path}"))
+        .send()
+        .await?;
+    Ok(Answer {
+        method,
+        path,
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: response.text().await?,
+    })
 }

@@ -55,7 +55,7 @@ async fn product(
         .send()
         .await
         .upstream("product-service")? // refused, reset, timed out: 502 or 504
-        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 with its Retry-After
+        .error_for_upstream_status("product-service")? // its own 4xx/5xx: 502, or 503 for 503/429 (Retry-After kept)
         .json()
         .await
         .upstream("product-service")?; // a broken body: 502
@@ -164,6 +164,42 @@ mod tests {
             "{}",
             refused.body
         );
+        Ok(())
+    }
+
+    /// RFC 9110 section 9.1: a GET route answers HEAD too, with the
+    /// headers GET would get (the error's, with GET's `Content-Length`)
+    /// and no body.
+    #[tokio::test]
+    async fn get_routes_answer_head_on_the_wire() -> Result<(), Box<dyn Error>> {
+        let (addr, _server) = start(selfcheck::ANY_PORT).await?;
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        for path in ["/products/7", "/products/503", "/reviews/7"] {
+            let get = selfcheck::send(&client, reqwest::Method::GET, &base, path).await?;
+            let head = selfcheck::send(&client, reqwest::Method::HEAD, &base, path).await?;
+            assert_eq!(head.status, get.status, "{path}");
+            assert_eq!(head.body, "", "{path}");
+            for name in [
+                "content-type",
+                "content-length",
+                "retry-after",
+                "proxy-status",
+                "cache-control",
+            ] {
+                assert_eq!(
+                    head.headers.get(name),
+                    get.headers.get(name),
+                    "{path}: {name}"
+                );
+            }
+            assert_eq!(
+                head.headers["content-length"],
+                get.body.len().to_string().as_str(),
+                "{path}"
+            );
+            assert!(head.headers.contains_key("x-request-id"), "{path}");
+        }
         Ok(())
     }
 }

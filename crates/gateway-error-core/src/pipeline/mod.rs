@@ -32,10 +32,14 @@
 //!   (axum, actix-web) or from [`RequestContext::current`] while the
 //!   adapter polls them (warp's `request_id()` filter).
 //! - Every response that leaves the outermost adapter carries
-//!   `x-request-id`: errors, 404s and successes. A handler's own
-//!   `x-request-id` response header wins; an error's own id
-//!   ([`with_request_id`](crate::GatewayError::with_request_id)) wins in
-//!   the body and header of that error's response.
+//!   `x-request-id`: errors, 404s and successes. A handler's own valid
+//!   `x-request-id` response header wins over the request's id; an error's
+//!   own id ([`with_request_id`](crate::GatewayError::with_request_id))
+//!   wins over both.
+//! - A response carries one id: its header, every format's body and its
+//!   log event (the `tracing` event and your observers) show the same,
+//!   whether the error was rendered in the handler's context or again by
+//!   the adapter.
 //! - Nested adapters share the outermost one's id.
 //!
 //! # Examples
@@ -73,6 +77,7 @@ mod observe;
 #[cfg(feature = "tokio")]
 mod task;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -514,17 +519,24 @@ pub struct Rendered {
 
 impl Rendered {
     /// Whether a response head with these field lines is still the one
-    /// rendered: the same `Content-Type` and `Content-Length`, and no field
-    /// that frames or describes another body (a handler or middleware that
-    /// added `Transfer-Encoding`, `Content-Encoding`, an `ETag`, ... after
-    /// the error was rendered).
-    fn describes<'a>(&self, fields: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> bool {
+    /// rendered: the same `Content-Type` and `Content-Length`, the
+    /// `x-request-id` its body shows (`id`), and no field that frames or
+    /// describes another body (a handler or middleware that added
+    /// `Transfer-Encoding`, `Content-Encoding`, an `ETag`, its own
+    /// `x-request-id`, ... after the error was rendered).
+    fn describes<'a>(
+        &self,
+        id: &str,
+        fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> bool {
         let mut length = None;
         let mut content_type = None;
+        let mut request_id = None;
         for (name, value) in fields {
             match name {
                 "content-length" if length.is_none() => length = Some(value),
                 "content-type" if content_type.is_none() => content_type = Some(value),
+                "x-request-id" if request_id.is_none() => request_id = Some(value),
                 "content-length" | "content-type" => return false,
                 _ if crate::render::describes_another_body(name) => return false,
                 _ => {}
@@ -532,6 +544,7 @@ impl Rendered {
         }
         length.and_then(decimal) == Some(self.content_length)
             && content_type == Some(self.format.content_type().as_bytes())
+            && request_id == Some(id.as_bytes())
     }
 }
 
@@ -942,13 +955,30 @@ impl RequestContext {
         let Some(error) = error else {
             return Action::Keep;
         };
-        let fresh = rendered.is_some_and(|mark| mark.root == self.0.root && mark.describes(fields));
+        let id = self.response_id(error, None);
+        let fresh = rendered
+            .is_some_and(|mark| mark.root == self.0.root && mark.describes(id.as_str(), fields));
         if fresh {
-            self.report(error, false);
+            self.report(error, &id, false);
             Action::Keep
         } else {
             Action::Render
         }
+    }
+
+    /// The one id a response for `error` carries, in its header, every
+    /// format's body and its log event: the error's own id, else the
+    /// response's own valid `x-request-id` (a handler's: `own`), else the
+    /// request's.
+    fn response_id(&self, error: &GatewayError, own: Option<&HeaderValue>) -> Cow<'_, RequestId> {
+        error
+            .inner()
+            .request_id
+            .as_deref()
+            .map(str::as_bytes)
+            .or(own.map(HeaderValue::as_bytes))
+            .and_then(RequestId::from_client)
+            .map_or(Cow::Borrowed(&self.0.request_id), Cow::Owned)
     }
 
     /// Renders the error in `parts`' extensions again for this request
@@ -981,22 +1011,14 @@ impl RequestContext {
             self.echo(&mut parts.headers);
             return Bytes::new();
         };
-        // A handler's own valid id wins over the request's.
-        let own_id = parts
-            .headers
-            .get(&X_REQUEST_ID)
-            .filter(|id| id.to_str().is_ok_and(is_valid_request_id))
-            .cloned();
-        let id_text = own_id.as_ref().and_then(|id| id.to_str().ok());
-        let mut ctx = self.render_context();
-        if let Some(id) = id_text {
-            ctx = ctx.with_request_id(id);
-        }
+        // One id for the header, the body and the log event.
+        let id = self.response_id(&error, parts.headers.get(&X_REQUEST_ID));
+        let ctx = self.render_context().with_request_id(id.as_str());
         let previous = std::mem::take(&mut parts.headers);
         let (head, body) = rerender(&error, &ctx, previous).into_parts();
         parts.status = head.status;
         parts.headers = head.headers;
-        self.report(&error, true);
+        self.report(&error, &id, true);
         self.mark_parts(parts, error);
         body
     }
@@ -1061,8 +1083,9 @@ impl RequestContext {
         }
     }
 
-    /// The error's report, by the outermost adapter only.
-    fn report(&self, error: &GatewayError, rendered_again: bool) {
+    /// The error's report, by the outermost adapter only, with the id its
+    /// response carries.
+    fn report(&self, error: &GatewayError, id: &RequestId, rendered_again: bool) {
         if self.0.nested {
             return;
         }
@@ -1070,7 +1093,7 @@ impl RequestContext {
         if !pipeline.traces() && pipeline.shared.observers.is_empty() {
             return;
         }
-        let event = ErrorEvent::new(error, &self.0.method, &self.0.request_id, rendered_again);
+        let event = ErrorEvent::new(error, &self.0.method, id, rendered_again);
         if pipeline.traces() {
             observe::trace(&event);
         }

@@ -271,3 +271,62 @@ fn the_tracing_event_has_the_opentelemetry_fields() {
     assert_eq!(field(busy, "error.type").as_deref(), Some("503"));
     assert_eq!(field(busy, "exception.message"), None, "{busy:?}");
 }
+
+/// A handler that sets its own `x-request-id` on an error response: the
+/// header, every format's body and the log event carry that one id,
+/// whether the error was rendered in the request's context or without one
+/// (a spawned task); an error's own id wins over both.
+#[test]
+fn one_response_carries_one_request_id_on_every_path() {
+    for format in Format::ALL {
+        for in_context in [true, false] {
+            for error_id in [None, Some("err-9")] {
+                let (pipeline, seen) = recording();
+                let ctx = pipeline.capture_parts(Method::GET, format, Some(b"req-7"));
+                let mut error = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
+                if let Some(id) = error_id {
+                    error = error.with_request_id(id);
+                }
+                let mut response = if in_context {
+                    ctx.in_scope(|| respond(error.clone()))
+                } else {
+                    respond(error.clone())
+                };
+                response
+                    .headers_mut()
+                    .insert(&X_REQUEST_ID, HeaderValue::from_static("handler-3"));
+                let response = ctx.finish(response).map_body(|kept| kept, |again| again);
+                let want = error_id.unwrap_or("handler-3");
+                let what = format!("{format:?}, in context: {in_context}, {error_id:?}");
+                assert_eq!(response.headers()["x-request-id"], want, "{what}");
+                assert_eq!(
+                    response.headers().get_all("x-request-id").iter().count(),
+                    1,
+                    "{what}"
+                );
+                let body = std::str::from_utf8(response.body()).expect("utf-8");
+                assert!(body.contains(want), "{what}: {body}");
+                assert!(!body.contains("req-7"), "{what}: {body}");
+                let reports = seen.lock().unwrap();
+                assert_eq!(reports.len(), 1, "{what}");
+                assert_eq!(reports[0].2, want, "{what}");
+            }
+        }
+    }
+}
+
+/// A handler's id that is not a valid request id does not win: the
+/// request's id is the one, in the header and the body.
+#[test]
+fn an_invalid_handler_id_gives_way_to_the_request_id() {
+    let (pipeline, seen) = recording();
+    let ctx = pipeline.capture_parts(Method::GET, Format::Text, Some(b"req-8"));
+    let mut response = ctx.in_scope(|| respond(BadGateway::new().into()));
+    response
+        .headers_mut()
+        .insert(&X_REQUEST_ID, HeaderValue::from_static("two words"));
+    let response = ctx.finish(response).map_body(|kept| kept, |again| again);
+    assert_eq!(response.headers()["x-request-id"], "req-8");
+    assert!(response.body().ends_with(b"Request ID: req-8\n"));
+    assert_eq!(seen.lock().unwrap()[0].2, "req-8");
+}

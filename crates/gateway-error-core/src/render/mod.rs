@@ -104,7 +104,13 @@ pub(crate) struct RenderedParts {
 /// Renders `error` into its parts (see [`RenderedParts`]).
 #[must_use]
 pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> RenderedParts {
-    let view = View::new(error.status(), error.inner(), ctx);
+    // An error `parse` read is rendered as a relay of the response it came
+    // from: what this hop saw, none of the response's claims.
+    let relayed = error.inner().relayed(error.status());
+    let view = match &relayed {
+        Some((status, inner)) => View::new(*status, inner, ctx),
+        None => View::new(error.status(), error.inner(), ctx),
+    };
     let format = ctx.format();
     let head = ctx.method() == Some(&Method::HEAD);
 

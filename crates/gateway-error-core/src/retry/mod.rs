@@ -90,11 +90,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::error::{GatewayError, answers_the_same_again, retry_can_help};
-use crate::parse::parse_with_verdict;
+use crate::parse::parse;
 use crate::registry::{Phase, ProxyError};
 use crate::retry_after::RetryAfter;
 
@@ -125,6 +124,9 @@ pub struct Failure {
     kind: Option<ProxyError>,
     retry_after: Option<RetryAfter>,
     received_status: Option<StatusCode>,
+    /// A reason beyond the kind and the status why a retry cannot help
+    /// (an upstream answer that was complete but unusable, say).
+    no_retry: bool,
     /// The gateway's `retryable` member, for the request it answered.
     verdict: Option<bool>,
 }
@@ -154,11 +156,13 @@ impl Failure {
             .and_then(reqwest::Error::status);
         #[cfg(not(feature = "reqwest"))]
         let status = None;
+        let (kind, no_retry) = crate::classify::retry_facts(error);
         Self {
             status,
-            kind: ProxyError::classify(error),
+            kind,
             retry_after: None,
             received_status: None,
+            no_retry,
             verdict: None,
         }
     }
@@ -199,23 +203,19 @@ impl Failure {
             // An empty JSON object: `parse` then reads the head alone.
             const HEAD_ONLY: &[u8] = b"{}";
             let body = if body.is_empty() { HEAD_ONLY } else { body };
-            let parsed = parse_with_verdict(status, headers, body)
-                .or_else(|_| parse_with_verdict(status, headers, HEAD_ONLY));
-            if let Ok((err, verdict)) = parsed {
-                return Some(Self {
-                    verdict,
-                    ..Self::from(&err)
-                });
+            let parsed =
+                parse(status, headers, body).or_else(|_| parse(status, headers, HEAD_ONLY));
+            if let Ok(err) = parsed {
+                return Some(Self::from(&err));
             }
         }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Some(Self {
                 status: Some(status),
                 kind: None,
-                retry_after: headers
-                    .get(RETRY_AFTER)
-                    .and_then(|v| RetryAfter::from_header_value(v).ok()),
+                retry_after: crate::retry_after::from_headers(headers),
                 received_status: None,
+                no_retry: false,
                 verdict: None,
             });
         }
@@ -286,7 +286,7 @@ impl Failure {
             500 => self.retry_after.is_some(),
             _ => status.is_server_error() && !answers_the_same_again(status),
         });
-        status_allows && retry_can_help(self.kind, self.received_status)
+        status_allows && !self.no_retry && retry_can_help(self.kind, self.received_status)
     }
 
     /// Whether sending the request again is safe (RFC 9110, section 9.2.2).
@@ -345,7 +345,8 @@ impl From<&GatewayError> for Failure {
             kind: err.kind(),
             retry_after: err.retry_after(),
             received_status: err.received_status(),
-            verdict: None,
+            no_retry: err.inner().no_retry.is_some(),
+            verdict: err.inner().reported.as_ref().and_then(|r| r.retryable),
         }
     }
 }
