@@ -272,9 +272,10 @@ impl GatewayError {
 /// that is not a gateway error ([`GatewayError::from_pingora`] gives
 /// `None`): an `HTTPStatus` code as it is, 400 for other downstream
 /// failures, and 0 (answer nothing) when the downstream connection is gone
-/// (`ReadError`, `WriteError` or `ConnectionClosed` from downstream).
-/// Answer a non-zero one with `session.respond_error(status)`, and return
-/// it as `FailToProxy::error_code`.
+/// (`ReadError`, `WriteError` or `ConnectionClosed` from downstream); for
+/// any other failure, pingora's 502 (upstream) or 500. Answer a non-zero
+/// one with `session.respond_error(status)`, and return it as
+/// `FailToProxy::error_code`.
 ///
 /// # Examples
 ///

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_error::pipeline::Pipeline;
-use gateway_error::{BadGateway, GatewayError, Policy, pingora::decide_retry};
+use gateway_error::{BadGateway, GatewayError, Policy, pingora};
 use pingora_core::server::Server;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::upstreams::peer::HttpPeer;
@@ -102,7 +102,7 @@ impl ProxyHttp for Gateway {
         _ctx: &mut Context,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        decide_retry(&mut e, &session.req_header().method, false);
+        pingora::decide_retry(&mut e, &session.req_header().method, false);
         e
     }
 
@@ -117,7 +117,7 @@ impl ProxyHttp for Gateway {
         if session.as_ref().retry_buffer_truncated() {
             e.set_retry(false);
         }
-        decide_retry(&mut e, &session.req_header().method, client_reused);
+        pingora::decide_retry(&mut e, &session.req_header().method, client_reused);
         e
     }
 
@@ -129,7 +129,7 @@ impl ProxyHttp for Gateway {
     ) -> FailToProxy {
         let Some(mut error) = ctx.failure.take().or_else(|| GatewayError::from_pingora(e)) else {
             // Not a gateway error (the client's own failure): pingora's answer.
-            let code = gateway_error::pingora::plain_status(e);
+            let code = pingora::plain_status(e);
             if code > 0 {
                 let _ = session.respond_error(code).await;
             }
@@ -144,8 +144,7 @@ impl ProxyHttp for Gateway {
         if let Some(next_hop) = &ctx.next_hop {
             error = error.with_next_hop(next_hop.clone());
         }
-        let (header, body) =
-            gateway_error::pingora::error_response(error, session.req_header(), &self.pipeline);
+        let (header, body) = pingora::error_response(error, session.req_header(), &self.pipeline);
         let code = header.status.as_u16();
         // Writes nothing when the upstream's response head was already sent.
         let _ = session.write_error_response(header, body).await;
