@@ -77,6 +77,9 @@ mod negotiate;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "utoipa", feature = "aide"))))]
 pub mod openapi;
 mod parse;
+#[cfg(feature = "pingora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pingora")))]
+pub mod pingora;
 pub mod pipeline;
 mod proxy_status;
 mod registry;
