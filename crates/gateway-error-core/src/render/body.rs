@@ -198,19 +198,24 @@ impl<'a> View<'a> {
     /// `Content-Security-Policy` can allow it by its hash.
     fn write_html<S: Sink>(&self, out: &mut S) {
         let failure = page::Failure::of(self.status, self.kind, self.inner.received_status);
-        out.raw(page::HEAD);
-        self.write_status_line(out);
-        out.raw(page::TITLE_TO_H1);
-        self.write_status_line(out);
-        out.raw(page::H1_TO_HOPS);
+        match page::head_with_status(self.status) {
+            Some(head) => out.raw(head),
+            None => {
+                out.raw(page::HEAD);
+                self.write_status_line(out);
+                out.raw(page::TITLE_TO_H1);
+                self.write_status_line(out);
+                out.raw(page::H1_TO_HOPS);
+            }
+        }
         out.raw(failure.hops());
         match self.upstream {
             Some(name) => out.html(name),
             None => out.raw(page::GENERIC_UPSTREAM),
         }
-        out.raw(failure.happened());
-        if let Some(details) = self.inner.details.as_deref() {
-            out.raw("<p>");
+        let details = self.inner.details.as_deref();
+        out.raw(failure.happened(details.is_some()));
+        if let Some(details) = details {
             out.html(details);
             out.raw("</p>\n");
         }
@@ -231,15 +236,20 @@ impl<'a> View<'a> {
             }
             None => out.raw(page::OWNER_NO_ID),
         }
-        out.raw(page::FACTS);
-        out.raw(self.status.as_str());
         if let Some(kind) = self.kind {
             out.raw(page::FACTS_KIND);
             out.raw(kind.as_str());
         }
         if let Some(retry_after) = &self.retry_after {
-            out.raw(page::FACTS_RETRY_AFTER);
+            out.raw(if self.kind.is_some() {
+                page::FACTS_AND_RETRY_AFTER
+            } else {
+                page::FACTS_RETRY_AFTER
+            });
             out.bytes(retry_after.as_bytes());
+        }
+        if self.kind.is_some() || self.retry_after.is_some() {
+            out.raw(page::FACTS_END);
         }
         out.raw(page::END);
     }
@@ -265,9 +275,20 @@ impl<'a> View<'a> {
     }
 
     fn write_status_line<S: Sink>(&self, out: &mut S) {
-        out.raw(self.status.as_str());
-        out.raw(" ");
-        out.raw(self.reason);
+        // The four statuses the error types have, in one piece each.
+        let line = match self.status {
+            StatusCode::BAD_GATEWAY => "502 Bad Gateway",
+            StatusCode::SERVICE_UNAVAILABLE => "503 Service Unavailable",
+            StatusCode::GATEWAY_TIMEOUT => "504 Gateway Timeout",
+            StatusCode::INTERNAL_SERVER_ERROR => "500 Internal Server Error",
+            _ => {
+                out.raw(self.status.as_str());
+                out.raw(" ");
+                out.raw(self.reason);
+                return;
+            }
+        };
+        out.raw(line);
     }
 }
 

@@ -101,13 +101,6 @@ pub(super) fn template(
         X_CONTENT_TYPE_OPTIONS,
         const { HeaderValue::from_static("nosniff") },
     );
-    if format == Format::Html {
-        // Only the page's own style applies (see `page`).
-        headers.insert(
-            CONTENT_SECURITY_POLICY,
-            const { HeaderValue::from_static(super::page::CONTENT_SECURITY_POLICY) },
-        );
-    }
     if retry_after {
         headers.insert(RETRY_AFTER, placeholder());
     }
@@ -116,6 +109,13 @@ pub(super) fn template(
     }
     if request_id {
         headers.insert(X_REQUEST_ID.clone(), placeholder());
+    }
+    if format == Format::Html {
+        // Only the page's own style applies (see `page`).
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            const { HeaderValue::from_static(super::page::CONTENT_SECURITY_POLICY) },
+        );
     }
     headers
 }

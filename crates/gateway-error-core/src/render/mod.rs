@@ -395,7 +395,7 @@ mod tests {
                <h2>What the site&#39;s owner can do</h2>\n\
                <p>Give them this request ID: it lets them find what went wrong.</p>\n\
                <p class=\"id\"><code>req-42</code></p>\n\
-               <p class=\"facts\">Status: 502 &middot; Error: connection_refused &middot; Retry-After: 30</p>\n\
+               <p class=\"facts\">Error: connection_refused &middot; Retry-After: 30</p>\n\
                </main>\n</body>\n</html>\n";
         assert_eq!(body(&response), expected);
         // Names hidden, no id, no hint, the gateway's own fault, a method
@@ -420,7 +420,7 @@ mod tests {
                <p>Trying again will not help: the same request gets the same answer. Check the address, or go back.</p>\n\
                <h2>What the site&#39;s owner can do</h2>\n\
                <p>Tell them the time this happened and the address of this page.</p>\n\
-               <p class=\"facts\">Status: 500 &middot; Error: proxy_configuration_error</p>\n\
+               <p class=\"facts\">Error: proxy_configuration_error</p>\n\
                </main>\n</body>\n</html>\n";
         assert_eq!(body(&response), expected);
         // Only the HTML format carries the policy.
@@ -793,7 +793,7 @@ mod tests {
              and only if it did not, try again in about 2 minutes.</p>\n\
              <h2>What the site&#39;s owner can do</h2>\n\
              <p>Tell them the time this happened and the address of this page.</p>\n\
-             <p class=\"facts\">Status: 503 &middot; Retry-After: 120</p>\n\
+             <p class=\"facts\">Retry-After: 120</p>\n\
              </main>\n</body>\n</html>\n"
         ));
         // For GET the hint stands alone: nothing forbids resending.
@@ -840,7 +840,10 @@ mod tests {
         assert!(body(&html).contains(
             "<p>Try again after Sun, 06 Nov 1994 08:49:37 GMT. If you were sending a form, "
         ));
-        assert!(body(&html).contains(" &middot; Retry-After: Sun, 06 Nov 1994 08:49:37 GMT</p>"));
+        assert!(
+            body(&html)
+                .contains("<p class=\"facts\">Retry-After: Sun, 06 Nov 1994 08:49:37 GMT</p>")
+        );
     }
 
     #[test]

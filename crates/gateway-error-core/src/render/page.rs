@@ -50,22 +50,59 @@ macro_rules! style {
 pub(super) const STYLE: &str = style!();
 
 /// The page up to its title.
-pub(super) const HEAD: &str = concat!(
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
-    "<meta name=\"color-scheme\" content=\"light dark\">\n<style>",
-    style!(),
-    "</style>\n<title>"
-);
+macro_rules! head {
+    () => {
+        concat!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+            "<meta name=\"color-scheme\" content=\"light dark\">\n<style>",
+            style!(),
+            "</style>\n<title>"
+        )
+    };
+}
+
+/// The page up to its title.
+pub(super) const HEAD: &str = head!();
 
 /// From the title's end to the `h1`'s text.
 pub(super) const TITLE_TO_H1: &str = "</title>\n</head>\n<body>\n<main>\n<h1>";
 
 /// From the `h1`'s end to the hops: the visitor's, which never failed.
-pub(super) const H1_TO_HOPS: &str = concat!(
-    "</h1>\n<ol aria-label=\"Where it failed\">\n",
-    "<li class=\"ok\"><span class=\"n\">You</span><span class=\"s\">Working</span></li>\n"
-);
+macro_rules! h1_to_hops {
+    () => {
+        concat!(
+            "</h1>\n<ol aria-label=\"Where it failed\">\n",
+            "<li class=\"ok\"><span class=\"n\">You</span><span class=\"s\">Working</span></li>\n"
+        )
+    };
+}
+
+/// From the `h1`'s end to the hops.
+pub(super) const H1_TO_HOPS: &str = h1_to_hops!();
+
+/// The page up to the hops in one piece, for the statuses the error types
+/// have.
+pub(super) fn head_with_status(status: StatusCode) -> Option<&'static str> {
+    macro_rules! with {
+        ($line:literal) => {
+            concat!(
+                head!(),
+                $line,
+                "</title>\n</head>\n<body>\n<main>\n<h1>",
+                $line,
+                h1_to_hops!()
+            )
+        };
+    }
+    Some(match status {
+        StatusCode::BAD_GATEWAY => with!("502 Bad Gateway"),
+        StatusCode::SERVICE_UNAVAILABLE => with!("503 Service Unavailable"),
+        StatusCode::GATEWAY_TIMEOUT => with!("504 Gateway Timeout"),
+        StatusCode::INTERNAL_SERVER_ERROR => with!("500 Internal Server Error"),
+        _ => return None,
+    })
+}
 
 /// The upstream's name when the policy hides it.
 pub(super) const GENERIC_UPSTREAM: &str = "A service behind it";
@@ -83,14 +120,17 @@ pub(super) const OWNER_NO_ID: &str = concat!(
     "<h2>What the site&#39;s owner can do</h2>\n",
     "<p>Tell them the time this happened and the address of this page.</p>\n"
 );
-/// Before the facts the JSON bodies carry too: the status, ...
-pub(super) const FACTS: &str = "<p class=\"facts\">Status: ";
-/// ... the kind, ...
-pub(super) const FACTS_KIND: &str = " &middot; Error: ";
-/// ... and the retry hint's field value.
-pub(super) const FACTS_RETRY_AFTER: &str = " &middot; Retry-After: ";
+/// The facts the JSON bodies carry too, beside the status in the `h1`:
+/// the kind, ...
+pub(super) const FACTS_KIND: &str = "<p class=\"facts\">Error: ";
+/// ... and the retry hint's field value, after the kind ...
+pub(super) const FACTS_AND_RETRY_AFTER: &str = " &middot; Retry-After: ";
+/// ... or alone.
+pub(super) const FACTS_RETRY_AFTER: &str = "<p class=\"facts\">Retry-After: ";
+/// The facts' end.
+pub(super) const FACTS_END: &str = "</p>\n";
 /// The page's end.
-pub(super) const END: &str = "</p>\n</main>\n</body>\n</html>\n";
+pub(super) const END: &str = "</main>\n</body>\n</html>\n";
 
 /// `Content-Security-Policy` of HTML error pages: nothing may load or run;
 /// only the page's own style applies, allowed by its SHA-256 hash (CSP
@@ -149,15 +189,25 @@ const UPSTREAM_FAILED: &str = concat!(
     "<li class=\"bad\"><span class=\"n\">"
 );
 
-/// The text after the upstream's name: its state, and what happened.
+/// The text after the upstream's name: its state, and what happened;
+/// the second opens a paragraph for the caller's details.
 macro_rules! happened {
     ($state:literal, $sentence:literal) => {
-        concat!(
-            "</span><span class=\"s\">",
-            $state,
-            "</span></li>\n</ol>\n<h2>What happened</h2>\n<p>",
-            $sentence,
-            "</p>\n"
+        (
+            concat!(
+                "</span><span class=\"s\">",
+                $state,
+                "</span></li>\n</ol>\n<h2>What happened</h2>\n<p>",
+                $sentence,
+                "</p>\n"
+            ),
+            concat!(
+                "</span><span class=\"s\">",
+                $state,
+                "</span></li>\n</ol>\n<h2>What happened</h2>\n<p>",
+                $sentence,
+                "</p>\n<p>"
+            ),
         )
     };
 }
@@ -206,9 +256,9 @@ impl Failure {
     }
 
     /// After the upstream's name: its state, and what happened in plain
-    /// words.
-    pub(super) const fn happened(self) -> &'static str {
-        match self {
+    /// words; with `details`, the start of their paragraph too.
+    pub(super) const fn happened(self, details: bool) -> &'static str {
+        let (alone, with_details) = match self {
             Self::Gateway => happened!(
                 "Not reached",
                 "This site ran into a problem of its own and could not finish your request."
@@ -237,7 +287,8 @@ impl Failure {
                 "Bad answer",
                 "The service behind this site sent an answer this site could not use."
             ),
-        }
+        };
+        if details { with_details } else { alone }
     }
 }
 
