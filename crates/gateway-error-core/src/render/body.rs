@@ -210,8 +210,8 @@ impl<'a> View<'a> {
         }
         out.raw(failure.hops());
         match self.upstream {
-            Some(name) => out.html(name),
-            None => out.raw(page::GENERIC_UPSTREAM),
+            Some(name) if !name.is_empty() => out.html(name),
+            _ => out.raw(page::GENERIC_UPSTREAM),
         }
         let details = self.inner.details.as_deref();
         out.raw(failure.happened(details.is_some()));
