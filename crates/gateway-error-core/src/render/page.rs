@@ -36,7 +36,7 @@ macro_rules! style {
             ".bad .s{color:var(--bad);font-weight:700}",
             "li.na{border-top-color:var(--line)}.na .s{color:var(--mut)}",
             "code{font-family:ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}",
-            ".id code{display:inline-block;padding:.25rem .5rem;background:var(--card);",
+            ".id code{display:inline-block;padding:.25rem .5rem;font-size:.875rem;background:var(--card);",
             "border:1px solid var(--line);border-radius:.25rem;user-select:all}",
             ".facts{color:var(--mut);font-size:.875rem}",
             "@media(max-width:32rem){ol{flex-direction:column;gap:1rem}",
