@@ -33,13 +33,16 @@ use self::fields::{fields, replaced_by_rerender};
 /// error's own id, or the context's), and `Proxy-Status` when the policy
 /// names this proxy: the upstream's members, as far as the policy lets them
 /// through (see [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)),
-/// then this proxy's. A HEAD request gets the same headers and an empty
-/// body.
+/// then this proxy's. An HTML page also gets a strict
+/// `Content-Security-Policy` (`default-src 'none'`, its one inline style
+/// allowed by its SHA-256 hash, computed when the crate is built). A HEAD
+/// request gets the same headers and an empty body.
 ///
 /// Two retry hints, which never contradict each other:
 ///
-/// - `Retry-After` (and the JSON member `retry_after`, and in HTML and
-///   text "The service expects to accept requests again in N seconds."):
+/// - `Retry-After` (and the JSON member `retry_after`, in text "The
+///   service expects to accept requests again in N seconds.", and on the
+///   HTML page the time to try again, "in about 2 minutes"):
 ///   when the service expects to accept requests again (RFC 9110
 ///   section 10.2.3), whatever the method;
 /// - the JSON member `retryable`: whether this request may be sent again
@@ -47,10 +50,13 @@ use self::fields::{fields, replaced_by_rerender};
 ///   hint, a kind a retry cannot change, or an upstream status that comes
 ///   again), and whether it is safe, from the failure's phase and the
 ///   request's method (absent when the method is unknown and decides it).
-///   See [`GatewayError::is_retryable`]. When it is `false`, HTML and text
-///   say so too ("Sending this request again is not expected to succeed;
-///   do not resend it automatically.", or "This request may already have
-///   been processed; do not resend it automatically.").
+///   See [`GatewayError::is_retryable`]. When it is `false`, text says so
+///   too ("Sending this request again is not expected to succeed; do not
+///   resend it automatically.", or "This request may already have been
+///   processed; do not resend it automatically."), and the HTML page tells
+///   a person what to do: try again (now, or in the time `Retry-After`
+///   gives), check first whether a request that may have gone through did,
+///   or that trying again will not help.
 ///
 /// # Examples
 ///
