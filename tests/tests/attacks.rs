@@ -91,18 +91,49 @@ fn sanitized_id(s: &str) -> String {
         .collect()
 }
 
-/// The fixed template, filled in: what the page must be, byte for byte.
-fn page(details: &str, request_id: Option<&str>) -> String {
+/// The page's style: static (every page of this corpus has this one), and
+/// pinned by the core's tests against its `Content-Security-Policy` hash.
+fn style() -> String {
+    let err: GatewayError = BadGateway::new().into();
+    let page = render(&err, &RenderContext::new().with_format(Format::Html));
+    let page = std::str::from_utf8(page.body()).expect("UTF-8");
+    let start = page.find("<style>").expect("a style") + "<style>".len();
+    let end = page.find("</style>").expect("its end");
+    page[start..end].to_owned()
+}
+
+/// The fixed template, filled in: what the page must be, byte for byte
+/// (a 502 of no kind, the method unknown, no retry hint).
+fn page(upstream: Option<&str>, details: &str, request_id: Option<&str>) -> String {
     let mut page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{STATUS_LINE}</title>\n</head>\n<body>\n<h1>{STATUS_LINE}</h1>\n<p>{}</p>\n",
+         <meta name=\"color-scheme\" content=\"light dark\">\n<style>{}</style>\n\
+         <title>{STATUS_LINE}</title>\n</head>\n<body>\n<main>\n<h1>{STATUS_LINE}</h1>\n\
+         <ol aria-label=\"Where it failed\">\n\
+         <li class=\"ok\"><span class=\"n\">You</span><span class=\"s\">Working</span></li>\n\
+         <li class=\"ok\"><span class=\"n\">This site</span><span class=\"s\">Working</span></li>\n\
+         <li class=\"bad\"><span class=\"n\">{}</span><span class=\"s\">Bad answer</span></li>\n\
+         </ol>\n<h2>What happened</h2>\n\
+         <p>The service behind this site sent an answer this site could not use.</p>\n\
+         <p>{}</p>\n<h2>What you can do</h2>\n<p>Try again now. If you were sending a form, \
+         check first whether it went through, so that it is not sent twice.</p>\n\
+         <h2>What the site&#39;s owner can do</h2>\n",
+        style(),
+        upstream.map_or_else(|| "A service behind it".to_owned(), escape),
         escape(details)
     );
-    if let Some(id) = request_id {
-        page.push_str(&format!("<p>Request ID: <code>{}</code></p>\n", escape(id)));
+    match request_id {
+        Some(id) => page.push_str(&format!(
+            "<p>Give them this request ID: it lets them find what went wrong.</p>\n\
+             <p class=\"id\"><code>{}</code></p>\n",
+            escape(id)
+        )),
+        None => {
+            page.push_str("<p>Tell them the time this happened and the address of this page.</p>\n")
+        }
     }
-    page.push_str("</body>\n</html>\n");
+    page.push_str("</main>\n</body>\n</html>\n");
     page
 }
 
@@ -138,13 +169,16 @@ fn assert_headers_clean(response: &Response<Bytes>) {
 /// No markup beyond the template's: as many `<` and `"` as the template
 /// with empty text, no active content.
 fn assert_no_markup(page: &str, request_id: bool) {
-    let bare = self::page("", request_id.then_some(""));
+    let bare = self::page(None, "", request_id.then_some(""));
     let count = |s: &str, c: char| s.matches(c).count();
     assert_eq!(count(page, '<'), count(&bare, '<'), "{page}");
     assert_eq!(count(page, '>'), count(&bare, '>'), "{page}");
     assert_eq!(count(page, '"'), count(&bare, '"'), "{page}");
     assert_eq!(count(page, '\''), 0, "{page}");
-    let lower = page.to_ascii_lowercase();
+    // The one `<style>` is the page's own, in its head.
+    let (head, rest) = page.split_once("</style>\n").expect("a style");
+    assert_eq!(head.matches("<style>").count(), 1, "{page}");
+    let lower = rest.to_ascii_lowercase();
     for needle in [
         "<script", "<img", "<svg", "<iframe", "<a ", "<style", "<!--", "<![cdata",
     ] {
@@ -172,7 +206,7 @@ fn xss_payloads_are_only_text_in_every_html_field() {
         let details = sanitized(payload, MAX_DETAILS_LEN);
 
         // In the details, with the payload as the upstream name too (the
-        // policy shows names, but the page never names the upstream).
+        // policy shows names: the hops name the upstream).
         let err: GatewayError = BadGateway::upstream(*payload)
             .with_details(*payload)
             .with_next_hop(*payload)
@@ -181,7 +215,12 @@ fn xss_payloads_are_only_text_in_every_html_field() {
             .with_format(Format::Html)
             .with_policy(&policy);
         let response = render(&err, &ctx);
-        assert_eq!(body(&response), page(&details, None), "{payload:?}");
+        let name = sanitized(payload, MAX_NAME_LEN);
+        assert_eq!(
+            body(&response),
+            page(Some(&name), &details, None),
+            "{payload:?}"
+        );
         assert_no_markup(body(&response), false);
         assert_headers_clean(&response);
         pages.push((format!("details {payload:?}"), body(&response).to_owned()));
@@ -193,7 +232,11 @@ fn xss_payloads_are_only_text_in_every_html_field() {
             .with_request_id(*payload)
             .into();
         let response = render(&err, &ctx);
-        assert_eq!(body(&response), page("Safe.", Some(&id)), "{payload:?}");
+        assert_eq!(
+            body(&response),
+            page(None, "Safe.", Some(&id)),
+            "{payload:?}"
+        );
         assert_no_markup(body(&response), true);
         pages.push((format!("error id {payload:?}"), body(&response).to_owned()));
 
@@ -202,7 +245,7 @@ fn xss_payloads_are_only_text_in_every_html_field() {
         let err: GatewayError = BadGateway::new().with_details("Safe.").into();
         let response = render(&err, &ctx.with_request_id(payload));
         let valid = payload.bytes().all(|b| b.is_ascii_graphic());
-        let expected = page("Safe.", valid.then_some(*payload));
+        let expected = page(None, "Safe.", valid.then_some(*payload));
         assert_eq!(body(&response), expected, "{payload:?}");
         assert_no_markup(body(&response), valid);
         pages.push((
@@ -261,10 +304,8 @@ fn escaped_payloads_are_exact() {
         .with_request_id("<scr\0ipt>")
         .into();
     let response = render(&err, &RenderContext::new().with_format(Format::Html));
-    assert!(body(&response).contains(
-        "<p>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</p>\n\
-         <p>Request ID: <code>&lt;scr_ipt&gt;</code></p>\n"
-    ));
+    assert!(body(&response).contains("<p>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</p>\n"));
+    assert!(body(&response).contains("<p class=\"id\"><code>&lt;scr_ipt&gt;</code></p>\n"));
     let err: GatewayError = BadGateway::new().with_details("<scr\0ipt>&lt;").into();
     let response = render(&err, &RenderContext::new().with_format(Format::Html));
     assert!(body(&response).contains("<p>&lt;scr ipt&gt;&amp;lt;</p>\n"));
@@ -470,7 +511,7 @@ fn one_mib_of_details_is_capped_exactly() {
         assert_eq!(err.request_id(), Some(id.as_str()));
         assert_eq!(id.len(), MAX_REQUEST_ID_LEN);
 
-        let small: GatewayError = GatewayTimeout::upstream("")
+        let small: GatewayError = GatewayTimeout::upstream("x")
             .with_details("")
             .with_next_hop("")
             .with_request_id("x")
@@ -481,10 +522,11 @@ fn one_mib_of_details_is_capped_exactly() {
                 .with_policy(&policy);
             let response = render(&err, &ctx);
             let base = render(&small, &ctx).body().len();
-            // Plain text and names: no escaping, so the growth is exact.
+            // Plain text and names: no escaping, so the growth is exact
+            // (the page names the upstream in its hops).
             let names = match format {
-                Format::Json | Format::ProblemJson => name.len(),
-                _ => 0,
+                Format::Json | Format::ProblemJson | Format::Html => name.len() - 1,
+                Format::Text => 0,
             };
             let ids = match format {
                 Format::ProblemJson => 2 * (MAX_REQUEST_ID_LEN - 1),
@@ -724,23 +766,17 @@ fn hostile_json_values_are_sanitized_on_the_way_in() {
     let short = r#"{"detail":"<script>\r\n\u0000</script>"}"#;
     let err = parse(StatusCode::BAD_GATEWAY, &json_headers(), short.as_bytes()).expect("valid");
     assert_eq!(err.details(), Some("<script>   </script>"));
-    // Relayed, the upstream's text is not adopted: the canonical sentence.
+    // Relayed, the upstream's text is not adopted.
     let html = RenderContext::new().with_format(Format::Html);
-    let response = render(&err, &html);
-    assert_eq!(
-        body_of(&response),
-        page(
-            "The server received an invalid response from the upstream server while trying to fulfill the request.",
-            None
-        )
-    );
+    let relayed = body_of(&render(&err, &html));
+    assert!(!relayed.contains("script"), "{relayed}");
     // Put there on purpose, it is escaped on the way out.
     let ours = GatewayError::from(
         BadGateway::new().with_details(err.details().unwrap_or_default().to_owned()),
     );
     assert_eq!(
         body_of(&render(&ours, &html)),
-        page("<script>   </script>", None)
+        page(None, "<script>   </script>", None)
     );
 }
 

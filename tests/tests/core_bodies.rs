@@ -66,7 +66,7 @@ fn html_pages_are_valid_html5() {
         })
         .collect();
     assert!(pages.iter().any(|(_, page)| page.contains(
-        "<p>This request may already have been processed; do not resend it automatically.</p>"
+        "<p>Do not send it again blindly: your request may already have gone through. "
     )));
     if vnu_available() {
         let pages: Vec<(&str, &str)> = pages

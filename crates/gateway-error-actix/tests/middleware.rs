@@ -261,7 +261,7 @@ async fn html_is_negotiated() {
     );
     assert!(
         seen.body()
-            .contains("<p>Request ID: <code>req-1</code></p>\n"),
+            .contains("<p class=\"id\"><code>req-1</code></p>\n"),
         "{}",
         seen.body()
     );

@@ -88,6 +88,7 @@ async fn requests(addr: SocketAddr) -> Result {
         [
             "cache-control",
             "content-length",
+            "content-security-policy",
             "content-type",
             "date",
             "proxy-status",
@@ -108,7 +109,13 @@ async fn requests(addr: SocketAddr) -> Result {
     assert!(
         text.starts_with("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
     );
-    assert!(text.contains("<h1>502 Bad Gateway</h1>\n<p>The server could not reach the upstream server while trying to fulfill the request.</p>\n<p>Request ID: <code>wire-1</code></p>\n"));
+    assert!(text.contains(
+        "<li class=\"na\"><span class=\"n\">A service behind it</span><span class=\"s\">Not reached</span></li>\n"
+    ) || text.contains(
+        "<li class=\"bad\"><span class=\"n\">A service behind it</span><span class=\"s\">Unreachable</span></li>\n"
+    ));
+    assert!(text.contains("<h1>502 Bad Gateway</h1>\n"));
+    assert!(text.contains("<p class=\"id\"><code>wire-1</code></p>\n"));
     assert!(!text.contains(SECRET));
 
     let head = send(reqwest::Method::HEAD).await?;

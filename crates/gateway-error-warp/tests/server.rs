@@ -71,7 +71,10 @@ async fn bytes_on_the_wire_are_the_renderers() -> Result<(), Box<dyn std::error:
 
     assert_eq!(get_body, want.body());
     assert!(get_body.starts_with(b"<!DOCTYPE html>\n<html lang=\"en\">\n"));
-    assert!(get_body.ends_with(b"<p>Request ID: <code>req-wire</code></p>\n</body>\n</html>\n"));
+    assert!(get_body.ends_with(b"</main>\n</body>\n</html>\n"));
+    assert!(
+        std::str::from_utf8(&get_body)?.contains("<p class=\"id\"><code>req-wire</code></p>\n")
+    );
     for headers in [&get_headers, &head_headers] {
         for (name, value) in want.headers() {
             assert_eq!(&headers[name], value, "{name}");
@@ -92,6 +95,7 @@ async fn bytes_on_the_wire_are_the_renderers() -> Result<(), Box<dyn std::error:
             [
                 "cache-control",
                 "content-length",
+                "content-security-policy",
                 "content-type",
                 "date",
                 "proxy-status",

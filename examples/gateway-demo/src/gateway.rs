@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gateway_error::axum::GatewayErrorLayer;
-use gateway_error::{BadGateway, GatewayError, Policy};
+use gateway_error::{BadGateway, GatewayError, Policy, ResponseExt, ResultExt};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method};
 
@@ -55,11 +55,13 @@ struct Gateway {
     client: reqwest::Client,
 }
 
-/// The gateway's routes: `GET` and `POST /upstream/{scenario}`.
+/// The gateway's routes: `GET` and `POST /upstream/{scenario}`, and
+/// `/products/{id}` (the `ok` upstream has only product 42).
 pub fn router(upstreams: Upstreams, client: reqwest::Client) -> Router {
     let state = Arc::new(Gateway { upstreams, client });
     Router::new()
         .route("/upstream/{scenario}", get(forward).post(forward))
+        .route("/products/{id}", get(product).post(product))
         .with_state(state)
         .layer(GatewayErrorLayer::new(policy()))
 }
@@ -118,4 +120,24 @@ async fn forward(
         );
     }
     Ok(ok)
+}
+
+/// Asks the `ok` upstream for a product, as a page that needs it would:
+/// any error answer of the upstream, its 404 for an unknown product too,
+/// becomes a gateway error (a 502 that a retry cannot change).
+async fn product(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<u32>,
+    method: Method,
+) -> Result<Response, GatewayError> {
+    let addr = gateway.upstreams.addr(Scenario::Ok);
+    let response = gateway
+        .client
+        .request(method, format!("http://{addr}/products/{id}"))
+        .send()
+        .await
+        .upstream(UPSTREAM)?
+        .error_for_upstream_status(UPSTREAM)?;
+    let body = response.bytes().await.upstream(UPSTREAM)?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -72,6 +72,7 @@ async fn run(serve: Option<SocketAddr>) -> Result<(), Box<dyn std::error::Error>
             println!("  curl -i http://{addr}/upstream/{}", scenario.name());
         }
         println!("  curl -i -X POST http://{addr}/upstream/hang");
+        println!("  curl -i http://{addr}/products/7    # the upstream's 404, relayed");
         println!(
             "  curl -i -H 'accept: application/problem+json' http://{addr}/upstream/unavailable"
         );

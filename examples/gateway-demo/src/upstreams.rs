@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 /// How an upstream misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scenario {
-    /// Answers 200 with a small JSON product.
+    /// Answers 200 with a small JSON product (`/products/42`; any other
+    /// path gets a 404).
     Ok,
     /// Nothing listens on its port.
     Refused,
@@ -251,9 +252,10 @@ async fn serve(listener: TcpListener, behaviour: Behaviour, log: Log) {
             // Each connection is bounded in time, whatever the client does.
             let _ = tokio::time::timeout(Duration::from_secs(30), async move {
                 let mut stream = stream;
-                read_head(&mut stream).await?;
+                let product_42 = read_head(&mut stream).await?;
                 let earlier = log.record();
                 match behaviour {
+                    Behaviour::Scenario(Scenario::Ok) if !product_42 => not_found(stream).await,
                     Behaviour::Scenario(scenario) => misbehave(stream, scenario).await,
                     Behaviour::Unavailable {
                         retry_after,
@@ -279,9 +281,23 @@ async fn unavailable(mut stream: TcpStream, retry_after: &str) -> io::Result<()>
     stream.shutdown().await
 }
 
+/// A 404, for [`Scenario::Ok`] asked for anything but product 42; the
+/// connection closes after it.
+async fn not_found(mut stream: TcpStream) -> io::Result<()> {
+    let body = br#"{"error":"no such product"}"#;
+    let head = format!(
+        "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
+}
+
 /// Reads one request head (up to 64 KiB), so the failure happens after the
-/// request was sent, as it would in production.
-async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
+/// request was sent, as it would in production. Returns whether it asks
+/// for `/products/42`, the one product [`Scenario::Ok`] has.
+async fn read_head(stream: &mut TcpStream) -> io::Result<bool> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut len = 0;
     while len < buf.len() {
@@ -294,7 +310,8 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<()> {
             break;
         }
     }
-    Ok(())
+    let target = buf[..len].split(|&b| b == b' ').nth(1);
+    Ok(target == Some(&b"/products/42"[..]))
 }
 
 /// Answers a request whose head was read, as `scenario` does.

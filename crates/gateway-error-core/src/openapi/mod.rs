@@ -507,6 +507,9 @@ fn header_description(name: &str) -> &'static str {
         }
         "x-request-id" => "The request's id, echoed by the framework adapter.",
         "x-content-type-options" => "`nosniff`: the body is only what its Content-Type says.",
+        "content-security-policy" => {
+            "HTML pages only: nothing loads or runs; the page's own style is allowed by its SHA-256 hash."
+        }
         _ => "Sent by the renderer.",
     }
 }
@@ -546,13 +549,20 @@ fn response(status: StatusCode) -> ResponseDoc {
     };
     let bare_ctx = |format| RenderContext::new().with_format(format);
 
-    // Headers: those of the fullest answer; required are those even the
+    // Headers: those of the fullest answer, and those only the HTML page
+    // has (its `Content-Security-Policy`); required are those even the
     // barest has. The body's own fields are in `content`.
     let full_response = crate::render(&full, &full_ctx(Format::Json));
+    let full_page = crate::render(&full, &full_ctx(Format::Html));
     let bare_response = crate::render(&bare, &bare_ctx(Format::Json));
+    let page_only = full_page
+        .headers()
+        .iter()
+        .filter(|(name, _)| !full_response.headers().contains_key(*name));
     let headers = full_response
         .headers()
         .iter()
+        .chain(page_only)
         .filter(|(name, _)| **name != CONTENT_TYPE && **name != CONTENT_LENGTH)
         .map(|(name, value)| HeaderDoc {
             name: name.as_str().to_owned(),
@@ -669,6 +679,7 @@ mod tests {
                 "retry-after",
                 "proxy-status",
                 "x-request-id",
+                "content-security-policy",
             ] {
                 assert!(names.contains(&name), "{name} in {names:?}");
             }

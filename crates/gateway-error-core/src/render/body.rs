@@ -9,6 +9,8 @@ use crate::context::RenderContext;
 use crate::error::Inner;
 use crate::negotiate::Format;
 use crate::registry::{Phase, ProxyError};
+
+use super::page;
 use crate::retry_after::RetryAfter;
 
 /// A `u64` in decimal, formatted on the stack.
@@ -74,8 +76,8 @@ pub(super) struct View<'a> {
     pub(super) upstream: Option<&'a str>,
     pub(super) kind: Option<ProxyError>,
     pub(super) retryable: Option<bool>,
-    /// Why this request must not be resent automatically, when it must not.
-    pub(super) do_not_resend: Option<&'static str>,
+    /// Whether this request may be sent again, and what a person can do.
+    pub(super) verdict: Verdict,
     pub(super) retry_after: Option<RetryAfterText>,
     pub(super) request_id: Option<&'a str>,
     pub(super) type_base: Option<&'a str>,
@@ -98,7 +100,7 @@ impl<'a> View<'a> {
                 .filter(|_| policy.shows_upstream_names()),
             kind: inner.kind,
             retryable: inner.retryable(status, ctx.method()),
-            do_not_resend: do_not_resend(status, inner, ctx.method()),
+            verdict: Verdict::of(status, inner, ctx.method()),
             retry_after: inner.retry_after.map(RetryAfterText::new),
             request_id: inner.request_id.as_deref().or(ctx.request_id()),
             type_base: policy.problem_type_base(),
@@ -190,33 +192,66 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The page a person sees: which hop failed, what happened, what they
+    /// can do and what to tell the site's owner. Static text is written in
+    /// few, long pieces (see [`page`]); the style is static, so that the
+    /// `Content-Security-Policy` can allow it by its hash.
     fn write_html<S: Sink>(&self, out: &mut S) {
-        out.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-        out.raw(
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-        );
-        self.write_status_line(out);
-        out.raw("</title>\n</head>\n<body>\n<h1>");
-        self.write_status_line(out);
-        out.raw("</h1>\n<p>");
-        out.html(self.details);
-        out.raw("</p>\n");
+        let failure = page::Failure::of(self.status, self.kind, self.inner.received_status);
+        match page::head_with_status(self.status) {
+            Some(head) => out.raw(head),
+            None => {
+                out.raw(page::HEAD);
+                self.write_status_line(out);
+                out.raw(page::TITLE_TO_H1);
+                self.write_status_line(out);
+                out.raw(page::H1_TO_HOPS);
+            }
+        }
+        out.raw(failure.hops());
+        match self.upstream {
+            Some(name) if !name.is_empty() => out.html(name),
+            _ => out.raw(page::GENERIC_UPSTREAM),
+        }
+        let details = self.inner.details.as_deref();
+        out.raw(failure.happened(details.is_some()));
+        if let Some(details) = details {
+            out.html(details);
+            out.raw("</p>\n");
+        }
+        let (_, before, after) = self.verdict.sentences();
+        out.raw(before);
+        if let Some(after) = after {
+            match &self.retry_after {
+                Some(retry_after) => retry_after.write_when(out),
+                None => out.raw("now"),
+            }
+            out.raw(after);
+        }
+        match self.request_id {
+            Some(id) => {
+                out.raw(page::OWNER_ID);
+                out.html(id);
+                out.raw(page::OWNER_ID_END);
+            }
+            None => out.raw(page::OWNER_NO_ID),
+        }
+        if let Some(kind) = self.kind {
+            out.raw(page::FACTS_KIND);
+            out.raw(kind.as_str());
+        }
         if let Some(retry_after) = &self.retry_after {
-            out.raw("<p>");
-            retry_after.write_sentence(out);
-            out.raw("</p>\n");
+            out.raw(if self.kind.is_some() {
+                page::FACTS_AND_RETRY_AFTER
+            } else {
+                page::FACTS_RETRY_AFTER
+            });
+            out.bytes(retry_after.as_bytes());
         }
-        if let Some(sentence) = self.do_not_resend {
-            out.raw("<p>");
-            out.raw(sentence);
-            out.raw("</p>\n");
+        if self.kind.is_some() || self.retry_after.is_some() {
+            out.raw(page::FACTS_END);
         }
-        if let Some(id) = self.request_id {
-            out.raw("<p>Request ID: <code>");
-            out.html(id);
-            out.raw("</code></p>\n");
-        }
-        out.raw("</body>\n</html>\n");
+        out.raw(page::END);
     }
 
     fn write_text<S: Sink>(&self, out: &mut S) {
@@ -228,7 +263,7 @@ impl<'a> View<'a> {
             retry_after.write_sentence(out);
             out.raw("\n");
         }
-        if let Some(sentence) = self.do_not_resend {
+        if let Some(sentence) = self.verdict.sentences().0 {
             out.raw(sentence);
             out.raw("\n");
         }
@@ -240,9 +275,20 @@ impl<'a> View<'a> {
     }
 
     fn write_status_line<S: Sink>(&self, out: &mut S) {
-        out.raw(self.status.as_str());
-        out.raw(" ");
-        out.raw(self.reason);
+        // The four statuses the error types have, in one piece each.
+        let line = match self.status {
+            StatusCode::BAD_GATEWAY => "502 Bad Gateway",
+            StatusCode::SERVICE_UNAVAILABLE => "503 Service Unavailable",
+            StatusCode::GATEWAY_TIMEOUT => "504 Gateway Timeout",
+            StatusCode::INTERNAL_SERVER_ERROR => "500 Internal Server Error",
+            _ => {
+                out.raw(self.status.as_str());
+                out.raw(" ");
+                out.raw(self.reason);
+                return;
+            }
+        };
+        out.raw(line);
     }
 }
 
@@ -251,6 +297,8 @@ pub(super) struct RetryAfterText {
     pub(super) buf: [u8; 32],
     pub(super) len: usize,
     pub(super) is_delay: bool,
+    /// The delay in seconds (0 for a date).
+    pub(super) secs: u64,
 }
 
 impl RetryAfterText {
@@ -259,6 +307,7 @@ impl RetryAfterText {
             buf: [0; 32],
             len: 0,
             is_delay: retry_after.as_delay().is_some(),
+            secs: retry_after.as_delay().map_or(0, |delay| delay.as_secs()),
         };
         // Both forms fit: at most 10 digits, or 29 bytes of IMF-fixdate.
         match retry_after.as_delay() {
@@ -300,25 +349,90 @@ impl RetryAfterText {
     }
 }
 
-/// The HTML and text bodies' sentence for a request that must not be sent
-/// again automatically, the same verdict as the JSON `retryable: false`.
-pub(super) fn do_not_resend(
-    status: StatusCode,
-    inner: &Inner,
-    method: Option<&Method>,
-) -> Option<&'static str> {
-    match inner.retryable(status, method)? {
-        true => None,
-        // A retry gets the same answer: the gateway's own fault with no hint
-        // that it will pass, a kind a retry cannot change, an upstream
-        // status that comes again.
-        false if !inner.retry_can_help(status) => Some(
-            "Sending this request again is not expected to succeed; do not resend it automatically.",
-        ),
-        // A request with a non-idempotent method that may have reached
-        // the upstream (RFC 9110 section 9.2.2).
-        false => {
-            Some("This request may already have been processed; do not resend it automatically.")
+/// The HTML page's "What you can do" paragraph, from its start: the words
+/// before the time to try again.
+macro_rules! advice {
+    ($before:literal) => {
+        concat!("<h2>What you can do</h2>\n<p>", $before)
+    };
+}
+
+/// Whether this request may be sent again (the JSON `retryable`), and the
+/// words each body says it in: the one place to add a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// The method is unknown, and decides (`retryable` is absent).
+    Unknown,
+    /// A retry is safe and can help (`retryable: true`).
+    Resend,
+    /// A retry gets the same answer (`retryable: false`): the gateway's own
+    /// fault with no hint that it will pass, a kind a retry cannot change,
+    /// an upstream status that comes again.
+    CannotHelp,
+    /// A request with a non-idempotent method that may have reached the
+    /// upstream (RFC 9110 section 9.2.2; `retryable: false`).
+    MayHaveRun,
+}
+
+impl Verdict {
+    pub(super) fn of(status: StatusCode, inner: &Inner, method: Option<&Method>) -> Self {
+        match inner.retryable(status, method) {
+            None => Self::Unknown,
+            Some(true) => Self::Resend,
+            Some(false) if !inner.retry_can_help(status) => Self::CannotHelp,
+            Some(false) => Self::MayHaveRun,
+        }
+    }
+
+    /// The verdict's words, one line each: the text body's sentence (for a
+    /// request that must not be resent automatically), then the HTML page's
+    /// "What you can do" up to the time to try again, and the words after
+    /// that time ("now", "in about 2 minutes", "after" a date), or `None`
+    /// when the paragraph names no time.
+    #[rustfmt::skip]
+    pub(super) const fn sentences(self) -> (Option<&'static str>, &'static str, Option<&'static str>) {
+        match self {
+            Self::Unknown => (None, advice!("Try again "), Some(". If you were sending a form, check first whether it went through, so that it is not sent twice.</p>\n")),
+            Self::Resend => (None, advice!("Try again "), Some(": reload this page.</p>\n")),
+            Self::CannotHelp => (Some("Sending this request again is not expected to succeed; do not resend it automatically."), advice!("Trying again will not help: the same request gets the same answer. Check the address, or go back.</p>\n"), None),
+            Self::MayHaveRun => (Some("This request may already have been processed; do not resend it automatically."), advice!("Do not send it again blindly: your request may already have gone through. Check first whether it did (for example, look for a confirmation), and only if it did not, try again "), Some(".</p>\n")),
+        }
+    }
+}
+
+impl RetryAfterText {
+    /// When to try again, as a person reads it: "now", "in 30 seconds",
+    /// "in about 2 minutes", "in about 3 hours", "in about 2 days", or
+    /// "after" the date. Seconds are exact; longer delays are rounded to
+    /// the nearest unit.
+    pub(super) fn write_when<S: Sink>(&self, out: &mut S) {
+        const MINUTE: u64 = 60;
+        const HOUR: u64 = 60 * MINUTE;
+        const DAY: u64 = 24 * HOUR;
+        if !self.is_delay {
+            out.raw("after ");
+            out.bytes(self.as_bytes());
+            return;
+        }
+        let secs = self.secs;
+        let rounded = |unit: u64| secs / unit + u64::from(secs % unit >= unit / 2);
+        let (n, one, many) = if secs < MINUTE {
+            (secs, "in 1 second", " seconds")
+        } else if rounded(MINUTE) < 60 {
+            (rounded(MINUTE), "in about a minute", " minutes")
+        } else if rounded(HOUR) < 24 {
+            (rounded(HOUR), "in about an hour", " hours")
+        } else {
+            (rounded(DAY), "in about a day", " days")
+        };
+        match n {
+            0 => out.raw("now"),
+            1 => out.raw(one),
+            _ => {
+                out.raw(if secs < MINUTE { "in " } else { "in about " });
+                out.bytes(Decimal::new(n).as_bytes());
+                out.raw(many);
+            }
         }
     }
 }

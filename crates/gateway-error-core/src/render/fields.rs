@@ -5,7 +5,8 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 use http::header::{
-    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -88,7 +89,7 @@ pub(super) fn template(
     request_id: bool,
 ) -> HeaderMap {
     let placeholder = || HeaderValue::from_static("0");
-    let mut headers = HeaderMap::with_capacity(8);
+    let mut headers = HeaderMap::with_capacity(9);
     headers.insert(CONTENT_TYPE, content_type(format));
     headers.insert(CONTENT_LENGTH, placeholder());
     headers.insert(
@@ -108,6 +109,13 @@ pub(super) fn template(
     }
     if request_id {
         headers.insert(X_REQUEST_ID.clone(), placeholder());
+    }
+    if format == Format::Html {
+        // Only the page's own style applies (see `page`).
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            const { HeaderValue::from_static(super::page::CONTENT_SECURITY_POLICY) },
+        );
     }
     headers
 }
@@ -135,6 +143,7 @@ pub(super) fn replaced_by_rerender(name: &HeaderName) -> bool {
             | "content-length"
             | "cache-control"
             | "x-content-type-options"
+            | "content-security-policy"
             | "retry-after"
             | "proxy-status"
     ) || describes_another_body(name.as_str())

@@ -4,6 +4,8 @@
 
 mod body;
 mod fields;
+mod page;
+mod sha256;
 
 use std::ops::Range;
 
@@ -31,13 +33,16 @@ use self::fields::{fields, replaced_by_rerender};
 /// error's own id, or the context's), and `Proxy-Status` when the policy
 /// names this proxy: the upstream's members, as far as the policy lets them
 /// through (see [`Policy::with_upstream_names`](crate::Policy::with_upstream_names)),
-/// then this proxy's. A HEAD request gets the same headers and an empty
-/// body.
+/// then this proxy's. An HTML page also gets a strict
+/// `Content-Security-Policy` (`default-src 'none'`, its one inline style
+/// allowed by its SHA-256 hash, computed when the crate is built). A HEAD
+/// request gets the same headers and an empty body.
 ///
 /// Two retry hints, which never contradict each other:
 ///
-/// - `Retry-After` (and the JSON member `retry_after`, and in HTML and
-///   text "The service expects to accept requests again in N seconds."):
+/// - `Retry-After` (and the JSON member `retry_after`, in text "The
+///   service expects to accept requests again in N seconds.", and on the
+///   HTML page the time to try again, "in about 2 minutes"):
 ///   when the service expects to accept requests again (RFC 9110
 ///   section 10.2.3), whatever the method;
 /// - the JSON member `retryable`: whether this request may be sent again
@@ -45,10 +50,13 @@ use self::fields::{fields, replaced_by_rerender};
 ///   hint, a kind a retry cannot change, or an upstream status that comes
 ///   again), and whether it is safe, from the failure's phase and the
 ///   request's method (absent when the method is unknown and decides it).
-///   See [`GatewayError::is_retryable`]. When it is `false`, HTML and text
-///   say so too ("Sending this request again is not expected to succeed;
-///   do not resend it automatically.", or "This request may already have
-///   been processed; do not resend it automatically.").
+///   See [`GatewayError::is_retryable`]. When it is `false`, text says so
+///   too ("Sending this request again is not expected to succeed; do not
+///   resend it automatically.", or "This request may already have been
+///   processed; do not resend it automatically."), and the HTML page tells
+///   a person what to do: try again (now, or in the time `Retry-After`
+///   gives), check first whether a request that may have gone through did,
+///   or that trying again will not help.
 ///
 /// # Examples
 ///
@@ -355,23 +363,227 @@ mod tests {
         );
     }
 
+    /// The page up to the `h1`'s text, with the style of `page`, which
+    /// its own test and the real-browser test check.
+    fn html_head(status_line: &str) -> String {
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"color-scheme\" content=\"light dark\">\n<style>{}</style>\n\
+             <title>{status_line}</title>\n</head>\n<body>\n<main>\n<h1>{status_line}</h1>\n",
+            super::page::STYLE
+        )
+    }
+
     #[test]
     fn html_exact_bytes() {
-        let ctx = RenderContext::new().with_format(Format::Html);
+        let policy = shown();
+        let ctx = RenderContext::new()
+            .with_format(Format::Html)
+            .with_policy(&policy)
+            .with_method(&Method::GET);
         let response = render(&typical(), &ctx);
         assert_eq!(
             header(&response, "content-type"),
             Some("text/html; charset=utf-8")
         );
         assert_eq!(
-            body(&response),
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <title>502 Bad Gateway</title>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n\
-             <p>The product catalog is unreachable.</p>\n\
-             <p>The service expects to accept requests again in 30 seconds.</p>\n\
-             <p>Request ID: <code>req-42</code></p>\n</body>\n</html>\n"
+            header(&response, "content-security-policy"),
+            Some(super::page::CONTENT_SECURITY_POLICY)
         );
+        assert!(
+            super::page::CONTENT_SECURITY_POLICY
+                .starts_with("default-src 'none'; style-src 'sha256-")
+        );
+        let expected = html_head("502 Bad Gateway")
+            + "<ol aria-label=\"Where it failed\">\n\
+               <li class=\"ok\"><span class=\"n\">You</span><span class=\"s\">Working</span></li>\n\
+               <li class=\"ok\"><span class=\"n\">This site</span><span class=\"s\">Working</span></li>\n\
+               <li class=\"bad\"><span class=\"n\">product-service</span><span class=\"s\">Unreachable</span></li>\n\
+               </ol>\n<h2>What happened</h2>\n\
+               <p>This site could not reach the service behind it, so your request was not passed on.</p>\n\
+               <p>The product catalog is unreachable.</p>\n\
+               <h2>What you can do</h2>\n<p>Try again in 30 seconds: reload this page.</p>\n\
+               <h2>What the site&#39;s owner can do</h2>\n\
+               <p>Give them this request ID: it lets them find what went wrong.</p>\n\
+               <p class=\"id\"><code>req-42</code></p>\n\
+               <p class=\"facts\">Error: connection_refused &middot; Retry-After: 30</p>\n\
+               </main>\n</body>\n</html>\n";
+        assert_eq!(body(&response), expected);
+        // Names hidden, no id, no hint, the gateway's own fault, a method
+        // that may not be resent.
+        let err: GatewayError = InternalServerError::upstream("product-service")
+            .with_kind(ProxyError::ProxyConfigurationError)
+            .into();
+        let response = render(
+            &err,
+            &RenderContext::new()
+                .with_format(Format::Html)
+                .with_method(&Method::POST),
+        );
+        let expected = html_head("500 Internal Server Error")
+            + "<ol aria-label=\"Where it failed\">\n\
+               <li class=\"ok\"><span class=\"n\">You</span><span class=\"s\">Working</span></li>\n\
+               <li class=\"bad\"><span class=\"n\">This site</span><span class=\"s\">Failed</span></li>\n\
+               <li class=\"na\"><span class=\"n\">A service behind it</span><span class=\"s\">Not reached</span></li>\n\
+               </ol>\n<h2>What happened</h2>\n\
+               <p>This site ran into a problem of its own and could not finish your request.</p>\n\
+               <h2>What you can do</h2>\n\
+               <p>Trying again will not help: the same request gets the same answer. Check the address, or go back.</p>\n\
+               <h2>What the site&#39;s owner can do</h2>\n\
+               <p>Tell them the time this happened and the address of this page.</p>\n\
+               <p class=\"facts\">Error: proxy_configuration_error</p>\n\
+               </main>\n</body>\n</html>\n";
+        assert_eq!(body(&response), expected);
+        // Only the HTML format carries the policy.
+        for format in [Format::Json, Format::ProblemJson, Format::Text] {
+            let response = render(&typical(), &ctx.with_format(format));
+            assert_eq!(header(&response, "content-security-policy"), None);
+        }
+    }
+
+    /// Each failure says which hop failed and what happened, in words.
+    #[test]
+    fn html_says_which_hop_failed() {
+        let relayed = |status: u16| -> GatewayError {
+            let status = StatusCode::from_u16(status).expect("a status");
+            GatewayError::from_upstream_response("catalog", status, &HeaderMap::new())
+        };
+        let cases: [(GatewayError, &str, &str); 7] = [
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::ConnectionRefused)
+                    .into(),
+                "Unreachable",
+                "This site could not reach the service behind it, so your request was not passed on.",
+            ),
+            (
+                GatewayTimeout::new()
+                    .with_kind(ProxyError::ConnectionTimeout)
+                    .into(),
+                "No answer in time",
+                "The service behind this site did not answer in time, so your request was not passed on.",
+            ),
+            (
+                GatewayTimeout::new().into(),
+                "No answer in time",
+                "The service behind this site did not answer in time. It may still be working on your request.",
+            ),
+            (
+                ServiceUnavailable::new().into(),
+                "Unavailable",
+                "The service behind this site is not available at the moment.",
+            ),
+            (
+                relayed(404),
+                "Error",
+                "The service behind this site answered with an error.",
+            ),
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::HttpProtocolError)
+                    .into(),
+                "Bad answer",
+                "The service behind this site sent an answer this site could not use.",
+            ),
+            (
+                BadGateway::new()
+                    .with_kind(ProxyError::ProxyLoopDetected)
+                    .into(),
+                "Not reached",
+                "This site ran into a problem of its own and could not finish your request.",
+            ),
+        ];
+        for (err, state, sentence) in cases {
+            let response = render(&err, &RenderContext::new().with_format(Format::Html));
+            let page = body(&response);
+            let hop = format!(
+                "<li class=\"{}\"><span class=\"n\">A service behind it</span><span class=\"s\">{state}</span></li>\n",
+                if state == "Not reached" { "na" } else { "bad" }
+            );
+            assert!(page.contains(&hop), "{err:?}: {page}");
+            let happened = format!("<h2>What happened</h2>\n<p>{sentence}</p>\n");
+            assert!(page.contains(&happened), "{err:?}: {page}");
+        }
+    }
+
+    /// What a person can do, from the verdict, with the time to try again
+    /// as a person reads it.
+    #[test]
+    fn html_says_what_to_do() {
+        let advice = |err: &GatewayError, method: Option<&Method>| -> String {
+            let ctx = RenderContext::new().with_format(Format::Html);
+            let ctx = match method {
+                Some(method) => ctx.with_method(method),
+                None => ctx,
+            };
+            let page = body(&render(err, &ctx)).to_owned();
+            let start = page.find("<h2>What you can do</h2>\n<p>").expect("advice") + 28;
+            page[start..start + page[start..].find("</p>").expect("end")].to_owned()
+        };
+        let later = |secs: u64| -> GatewayError {
+            ServiceUnavailable::new()
+                .with_retry_after(Duration::from_secs(secs))
+                .into()
+        };
+        for (secs, when) in [
+            (0, "now"),
+            (1, "in 1 second"),
+            (59, "in 59 seconds"),
+            (60, "in about a minute"),
+            (89, "in about a minute"),
+            (90, "in about 2 minutes"),
+            (120, "in about 2 minutes"),
+            (3569, "in about 59 minutes"),
+            (3570, "in about an hour"),
+            (5400, "in about 2 hours"),
+            (86_399, "in about a day"),
+            (3 * 86_400, "in about 3 days"),
+        ] {
+            assert_eq!(
+                advice(&later(secs), Some(&Method::GET)),
+                format!("Try again {when}: reload this page."),
+                "{secs}"
+            );
+        }
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let dated: GatewayError = ServiceUnavailable::new().with_retry_after(at).into();
+        assert_eq!(
+            advice(&dated, None),
+            "Try again after Sun, 06 Nov 1994 08:49:37 GMT. If you were sending a form, \
+             check first whether it went through, so that it is not sent twice."
+        );
+        let timeout: GatewayError = GatewayTimeout::new()
+            .with_kind(ProxyError::HttpResponseTimeout)
+            .into();
+        assert_eq!(
+            advice(&timeout, Some(&Method::GET)),
+            "Try again now: reload this page."
+        );
+        assert_eq!(
+            advice(&timeout, Some(&Method::POST)),
+            "Do not send it again blindly: your request may already have gone through. \
+             Check first whether it did (for example, look for a confirmation), and only if it \
+             did not, try again now."
+        );
+        assert_eq!(
+            advice(&later(120), Some(&Method::POST)),
+            "Do not send it again blindly: your request may already have gone through. \
+             Check first whether it did (for example, look for a confirmation), and only if it \
+             did not, try again in about 2 minutes."
+        );
+        let relayed = GatewayError::from_upstream_response(
+            "catalog",
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+        );
+        for method in [None, Some(&Method::GET), Some(&Method::POST)] {
+            assert_eq!(
+                advice(&relayed, method),
+                "Trying again will not help: the same request gets the same answer. \
+                 Check the address, or go back."
+            );
+        }
     }
 
     #[test]
@@ -588,9 +800,13 @@ mod tests {
              This request may already have been processed; do not resend it automatically.\n"
         );
         assert!(body(&post(Format::Html)).ends_with(
-            "<p>The service expects to accept requests again in 120 seconds.</p>\n\
-             <p>This request may already have been processed; do not resend it automatically.</p>\n\
-             </body>\n</html>\n"
+            "<h2>What you can do</h2>\n<p>Do not send it again blindly: your request may already \
+             have gone through. Check first whether it did (for example, look for a confirmation), \
+             and only if it did not, try again in about 2 minutes.</p>\n\
+             <h2>What the site&#39;s owner can do</h2>\n\
+             <p>Tell them the time this happened and the address of this page.</p>\n\
+             <p class=\"facts\">Retry-After: 120</p>\n\
+             </main>\n</body>\n</html>\n"
         ));
         // For GET the hint stands alone: nothing forbids resending.
         let get = render(
@@ -634,8 +850,12 @@ mod tests {
         let dated: GatewayError = ServiceUnavailable::new().with_retry_after(at).into();
         let html = render(&dated, &RenderContext::new().with_format(Format::Html));
         assert!(body(&html).contains(
-            "<p>The service expects to accept requests again after Sun, 06 Nov 1994 08:49:37 GMT.</p>\n"
+            "<p>Try again after Sun, 06 Nov 1994 08:49:37 GMT. If you were sending a form, "
         ));
+        assert!(
+            body(&html)
+                .contains("<p class=\"facts\">Retry-After: Sun, 06 Nov 1994 08:49:37 GMT</p>")
+        );
     }
 
     #[test]
@@ -670,6 +890,7 @@ mod tests {
         assert!(body(&html).contains(
             "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot; \\ ü</p>"
         ));
+        assert!(body(&html).contains("<span class=\"n\">&lt;b&gt;&quot;x&quot;&lt;/b&gt;</span>"));
         let mut out = Vec::new();
         json_escape(&mut out, "\u{1}\u{1f}\t\u{8}");
         assert_eq!(out, br"\u0001\u001f\t\u0008");
