@@ -3,8 +3,9 @@
 //!
 //! Each scenario runs with every client at once:
 //!
-//! * tower: `tower::retry::Retry` with the policy, over hyper-util's legacy
-//!   client;
+//! * tower: the policy's `RetryLayer` over hyper-util's legacy client (and
+//!   tower's own `tower::retry::Retry` with the policy, which reads heads
+//!   only, where a head says everything);
 //! * reqwest: the policy as a `reqwest_middleware::Middleware`;
 //! * backon: a reqwest call retried by backon with the policy as its
 //!   backoff and its `when` and `adjust` helpers.
@@ -25,7 +26,7 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use gateway_demo::gateway;
 use gateway_demo::upstreams::{Scenario, Upstream, Upstreams};
-use gateway_error::retry::{Budget, ExponentialBackoff, RetryPolicy};
+use gateway_error::retry::{Budget, ExponentialBackoff, RetryLayer, RetryPolicy};
 use gateway_error::{GatewayError, parse};
 use http::header::RETRY_AFTER;
 use http::{Method, Request};
@@ -33,19 +34,31 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::{Layer as _, ServiceExt};
 
 /// The bound on any one retried call; the longest takes about a second.
 const CALL: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Client {
+    /// `RetryLayer` over hyper-util.
     Tower,
+    /// tower's own `Retry` with the policy over hyper-util: heads only.
+    TowerPolicy,
     Reqwest,
     Backon,
 }
 
-const CLIENTS: [Client; 3] = [Client::Tower, Client::Reqwest, Client::Backon];
+/// Every client: for what a response's head says.
+const CLIENTS: [Client; 4] = [
+    Client::Tower,
+    Client::TowerPolicy,
+    Client::Reqwest,
+    Client::Backon,
+];
+
+/// The clients that read a gateway's verdict in its body too.
+const VERDICT_READERS: [Client; 3] = [Client::Tower, Client::Reqwest, Client::Backon];
 
 /// What a retried call ended with.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,8 +86,9 @@ fn policy() -> RetryPolicy {
 /// One retried call with a small body (`order`), whatever the method.
 async fn send(client: Client, policy: &RetryPolicy, method: Method, url: &str) -> Outcome {
     let call = match client {
-        Client::Tower => Box::pin(send_tower(policy, method, url))
+        Client::Tower => Box::pin(send_tower(policy, method, url, true))
             as std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + '_>>,
+        Client::TowerPolicy => Box::pin(send_tower(policy, method, url, false)),
         Client::Reqwest => Box::pin(send_reqwest(policy, method, url)),
         Client::Backon => Box::pin(send_backon(policy, method, url)),
     };
@@ -83,7 +97,7 @@ async fn send(client: Client, policy: &RetryPolicy, method: Method, url: &str) -
         .unwrap_or_else(|_| panic!("{client:?}: {url} took over {CALL:?}"))
 }
 
-async fn send_tower(policy: &RetryPolicy, method: Method, url: &str) -> Outcome {
+async fn send_tower(policy: &RetryPolicy, method: Method, url: &str, layer: bool) -> Outcome {
     let attempts = Arc::new(AtomicUsize::new(0));
     let hyper = HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let counted = tower::service_fn({
@@ -98,12 +112,29 @@ async fn send_tower(policy: &RetryPolicy, method: Method, url: &str) -> Outcome 
         .uri(url)
         .body(Full::new(Bytes::from_static(b"order")))
         .expect("a valid request");
-    let result = tower::retry::Retry::new(policy.clone(), counted)
-        .oneshot(request)
-        .await;
+    let (status, retry_after) = if layer {
+        let result = RetryLayer::new(policy.clone())
+            .layer(counted)
+            .oneshot(request)
+            .await;
+        let response = result.as_ref().ok();
+        (
+            response.map(|r| r.status().as_u16()),
+            response.and_then(|r| header(r.headers())),
+        )
+    } else {
+        let result = tower::retry::Retry::new(policy.clone(), counted)
+            .oneshot(request)
+            .await;
+        let response = result.as_ref().ok();
+        (
+            response.map(|r| r.status().as_u16()),
+            response.and_then(|r| header(r.headers())),
+        )
+    };
     Outcome {
-        status: result.as_ref().ok().map(|r| r.status().as_u16()),
-        retry_after: result.as_ref().ok().and_then(|r| header(r.headers())),
+        status,
+        retry_after,
         attempts: attempts.load(Ordering::SeqCst),
     }
 }
@@ -410,4 +441,487 @@ async fn through_the_gateway_a_post_is_retried_only_when_it_never_reached_the_up
         );
     }
     server.abort();
+}
+
+// ---------------------------------------------------------------------------
+// Hints that survive a relay (issue 17): every client against a real axum
+// gateway in front of a real upstream, both on loopback.
+// ---------------------------------------------------------------------------
+
+mod relay {
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use gateway_error::axum::GatewayErrorLayer;
+    use gateway_error::{Policy, ResponseExt, ResultExt};
+    use hyper_util::client::legacy::connect::{Connected, Connection};
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// The gateway's name in `Proxy-Status`.
+    const EDGE: &str = "edge";
+
+    /// A connection whose reads fail once the upstream answers, with the
+    /// io error Linux reports from `recv` on an established connection
+    /// after an ICMP error (`ECONNREFUSED`, `EHOSTUNREACH`, `ENETUNREACH`):
+    /// the request was written, and the upstream read it.
+    struct RecvFails {
+        stream: TcpStream,
+        kind: io::ErrorKind,
+    }
+
+    impl AsyncRead for RecvFails {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            match Pin::new(&mut self.stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                    Poll::Ready(Err(io::Error::from(self.kind)))
+                }
+                other => other,
+            }
+        }
+    }
+
+    impl AsyncWrite for RecvFails {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.stream).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.stream).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.stream).poll_shutdown(cx)
+        }
+    }
+
+    impl Connection for RecvFails {
+        fn connected(&self) -> Connected {
+            Connected::new()
+        }
+    }
+
+    type FailingClient = HyperClient<
+        tower::util::BoxCloneSyncService<http::Uri, TokioIo<RecvFails>, io::Error>,
+        Full<Bytes>,
+    >;
+
+    #[derive(Clone)]
+    struct Gateway {
+        upstream: String,
+        client: reqwest::Client,
+        /// The upstream through a connection whose reads fail (`RecvFails`).
+        failing: FailingClient,
+    }
+
+    /// A BFF as this library's users write one: axum, reqwest, the layer,
+    /// a gateway that names itself. Its routes, for any method:
+    ///
+    /// - `/relay`: the upstream's answer, or its error status as a gateway
+    ///   error (`error_for_upstream_status`);
+    /// - `/decode`: the upstream's JSON read into a type;
+    /// - `/reparse`: the upstream's error answer read with `parse` and
+    ///   answered, as `parse`'s docs describe a gateway doing;
+    /// - `/hyper`: the upstream through hyper-util, over connections whose
+    ///   reads fail with `kind` once the upstream answers.
+    async fn gateway(
+        upstream: SocketAddr,
+        kind: io::ErrorKind,
+    ) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let connector = tower::util::BoxCloneSyncService::new(tower::service_fn(
+            move |_: http::Uri| async move {
+                let stream = TcpStream::connect(upstream).await?;
+                Ok::<_, io::Error>(TokioIo::new(RecvFails { stream, kind }))
+            },
+        ));
+        let state = Gateway {
+            upstream: format!("http://{upstream}"),
+            client: reqwest_client(),
+            failing: HyperClient::builder(TokioExecutor::new()).build(connector),
+        };
+        let app = Router::new()
+            .route("/relay", get(relay).post(relay))
+            .route("/decode", get(decode).post(decode))
+            .route("/reparse", get(reparse).post(reparse))
+            .route("/hyper", get(through_hyper).post(through_hyper))
+            .with_state(state)
+            .layer(GatewayErrorLayer::new(Policy::new().with_proxy_name(EDGE)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (addr, server)
+    }
+
+    async fn relay(
+        State(gateway): State<Gateway>,
+        method: Method,
+    ) -> Result<Response, GatewayError> {
+        let response = gateway
+            .client
+            .request(method, &gateway.upstream)
+            .send()
+            .await
+            .upstream("catalog")?
+            .error_for_upstream_status("catalog")?;
+        let status = response.status();
+        let body = response.bytes().await.upstream("catalog")?;
+        Ok((status, body).into_response())
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Product {
+        #[allow(dead_code)]
+        id: u32,
+    }
+
+    async fn decode(
+        State(gateway): State<Gateway>,
+        method: Method,
+    ) -> Result<String, GatewayError> {
+        let product: Product = gateway
+            .client
+            .request(method, &gateway.upstream)
+            .send()
+            .await
+            .upstream("catalog")?
+            .error_for_upstream_status("catalog")?
+            .json()
+            .await
+            .upstream("catalog")?;
+        Ok(product.id.to_string())
+    }
+
+    async fn reparse(
+        State(gateway): State<Gateway>,
+        method: Method,
+    ) -> Result<Response, GatewayError> {
+        let response = gateway
+            .client
+            .request(method, &gateway.upstream)
+            .send()
+            .await
+            .upstream("catalog")?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.bytes().await.upstream("catalog")?;
+        match parse(status, &headers, &body) {
+            Ok(error) => Err(error),
+            Err(_) => Ok((status, body).into_response()),
+        }
+    }
+
+    async fn through_hyper(
+        State(gateway): State<Gateway>,
+        method: Method,
+    ) -> Result<Response, GatewayError> {
+        let request = Request::builder()
+            .method(method)
+            .uri(&gateway.upstream)
+            .body(Full::new(Bytes::from_static(b"order")))
+            .expect("a request");
+        let response = gateway.failing.request(request).await.upstream("catalog")?;
+        Ok(response.map(Body::new))
+    }
+
+    /// Each client sends `method` to the gateway's `path` in front of an
+    /// upstream answering `answer`; what each got, and how many requests
+    /// reached the upstream.
+    async fn through_gateway(
+        clients: &[Client],
+        answer: &'static [u8],
+        method: Method,
+        path: &'static str,
+    ) -> Vec<(Client, Outcome, usize)> {
+        let runs = clients.iter().map(|&client| {
+            let method = method.clone();
+            async move {
+                let upstream = Upstream::answering(answer).await.expect("upstream");
+                let (addr, server) = gateway(upstream.addr(), io::ErrorKind::Other).await;
+                let outcome = send(client, &policy(), method, &url(addr, path)).await;
+                server.abort();
+                (client, outcome, upstream.requests().len())
+            }
+        });
+        join_all(runs).await
+    }
+
+    /// One raw answer of the gateway, for its exact head and body.
+    async fn raw(
+        answer: &'static [u8],
+        method: Method,
+        path: &'static str,
+    ) -> http::Response<Bytes> {
+        let upstream = Upstream::answering(answer).await.expect("upstream");
+        let (addr, server) = gateway(upstream.addr(), io::ErrorKind::Other).await;
+        let response = reqwest_client()
+            .request(method, url(addr, path))
+            .header("x-request-id", "req-17")
+            .send()
+            .await
+            .expect("an answer");
+        let mut head = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            head = head.header(name, value);
+        }
+        let body = response.bytes().await.expect("a body");
+        server.abort();
+        head.body(body).expect("a response")
+    }
+
+    const RATE_LIMITED: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\ncontent-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\nslow";
+
+    /// Item 1: an upstream's rate limit reaches the client as a 503 that
+    /// keeps its wait; no client hits the upstream again at once.
+    #[tokio::test]
+    async fn an_upstream_429_is_a_503_that_keeps_its_retry_after() {
+        let response = raw(RATE_LIMITED, Method::GET, "/relay").await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "30");
+        assert_eq!(
+            response.headers()["proxy-status"],
+            "edge;received-status=429"
+        );
+        assert_eq!(
+            response.body().as_ref(),
+            br#"{"error":{"code":503,"message":"Service Unavailable","details":"The service is temporarily unavailable. Please try again later.","retryable":true,"retry_after":30,"request_id":"req-17"}}"#
+        );
+        for (client, outcome, requests) in
+            through_gateway(&CLIENTS, RATE_LIMITED, Method::GET, "/relay").await
+        {
+            // 30 s is over the policy's 10 s: each gives up after one try.
+            let want = Outcome {
+                status: Some(503),
+                retry_after: Some("30".into()),
+                attempts: 1,
+            };
+            assert_eq!(outcome, want, "{client:?}");
+            assert_eq!(requests, 1, "{client:?}");
+        }
+    }
+
+    /// Item 1: a wait too large to represent saturates; it never vanishes.
+    #[tokio::test]
+    async fn a_retry_after_too_large_to_represent_saturates() {
+        for answer in [
+            &b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 4294967296\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"[..],
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1000000000000\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 18446744073709551616\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        ] {
+            for (client, outcome, requests) in through_gateway(&CLIENTS, answer, Method::GET, "/relay").await {
+                let want = Outcome {
+                    status: Some(503),
+                    retry_after: Some("4294967295".into()),
+                    attempts: 1,
+                };
+                assert_eq!(outcome, want, "{client:?}");
+                assert_eq!(requests, 1, "{client:?}");
+            }
+        }
+        // Straight from an upstream, the clients read it the same way.
+        let upstream = Upstream::answering(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 99999999999999999999\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await.expect("upstream");
+        for client in CLIENTS {
+            let outcome = send(client, &policy(), Method::GET, &url(upstream.addr(), "/")).await;
+            assert_eq!(outcome.attempts, 1, "{client:?}");
+        }
+    }
+
+    const TWO_WAITS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 5\r\nretry-after: 3600\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+    /// Item 1: several `Retry-After` lines (an invalid field) count as the
+    /// longest wait, at the gateway and at the client.
+    #[tokio::test]
+    async fn several_retry_after_lines_count_as_the_longest_wait() {
+        for (client, outcome, requests) in
+            through_gateway(&CLIENTS, TWO_WAITS, Method::GET, "/relay").await
+        {
+            let want = Outcome {
+                status: Some(503),
+                retry_after: Some("3600".into()),
+                attempts: 1,
+            };
+            assert_eq!(outcome, want, "{client:?}");
+            assert_eq!(requests, 1, "{client:?}");
+        }
+        let upstream = Upstream::answering(TWO_WAITS).await.expect("upstream");
+        for client in CLIENTS {
+            let outcome = send(client, &policy(), Method::GET, &url(upstream.addr(), "/")).await;
+            assert_eq!(
+                (outcome.status, outcome.attempts),
+                (Some(503), 1),
+                "{client:?}"
+            );
+        }
+    }
+
+    const PRODUCT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\nconnection: close\r\n\r\n{\"id\":42}";
+
+    /// Item 2: an io error on a connection that was established (the
+    /// upstream read the POST) is never "never sent".
+    #[tokio::test]
+    async fn errors_on_an_established_connection_never_say_never_sent() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::HostUnreachable,
+            io::ErrorKind::NetworkUnreachable,
+        ] {
+            let runs = CLIENTS.map(|client| async move {
+                let upstream = Upstream::answering(PRODUCT).await.expect("upstream");
+                let (addr, server) = gateway(upstream.addr(), kind).await;
+                let outcome = send(client, &policy(), Method::POST, &url(addr, "/hyper")).await;
+                let head = reqwest_client()
+                    .post(url(addr, "/hyper"))
+                    .send()
+                    .await
+                    .expect("an answer");
+                let proxy_status = head.headers()["proxy-status"]
+                    .to_str()
+                    .expect("ascii")
+                    .to_owned();
+                server.abort();
+                (client, outcome, upstream.requests().len(), proxy_status)
+            });
+            for (client, outcome, requests, proxy_status) in join_all(runs).await {
+                assert_eq!(proxy_status, "edge;error=connection_terminated", "{kind:?}");
+                assert_eq!(
+                    (outcome.status, outcome.attempts),
+                    (Some(502), 1),
+                    "{client:?} {kind:?}"
+                );
+                // The client's one POST, and the check's.
+                assert_eq!(requests, 2, "{client:?} {kind:?}");
+            }
+        }
+    }
+
+    const UPSTREAM_GATEWAY: &[u8] = b"HTTP/1.1 502 Bad Gateway\r\nproxy-status: x;error=connection_refused\r\ncontent-type: application/json\r\ncontent-length: 149\r\nconnection: close\r\n\r\n{\"error\":{\"code\":502,\"message\":\"Bad Gateway\",\"details\":\"db-7.internal refused\",\"kind\":\"connection_refused\",\"retryable\":true,\"request_id\":\"theirs-1\"}}";
+
+    /// Item 2: an upstream gateway's "connection_refused" is its claim: a
+    /// gateway that re-renders its parsed answer says what it saw itself
+    /// (it received a 502), and no client re-sends the POST.
+    #[tokio::test]
+    async fn a_relayed_upstream_gateway_answer_is_never_adopted() {
+        assert_eq!(
+            UPSTREAM_GATEWAY.len()
+                - UPSTREAM_GATEWAY
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .expect("a head")
+                - 4,
+            149
+        );
+        let response = raw(UPSTREAM_GATEWAY, Method::POST, "/reparse").await;
+        assert_eq!(response.status(), 502);
+        assert_eq!(
+            response.headers()["proxy-status"],
+            "upstream;error=connection_refused, edge;received-status=502"
+        );
+        assert_eq!(response.headers()["x-request-id"], "req-17");
+        assert_eq!(
+            response.body().as_ref(),
+            br#"{"error":{"code":502,"message":"Bad Gateway","details":"The server received an invalid response from the upstream server while trying to fulfill the request.","retryable":false,"request_id":"req-17"}}"#
+        );
+        for (client, outcome, requests) in
+            through_gateway(&CLIENTS, UPSTREAM_GATEWAY, Method::POST, "/reparse").await
+        {
+            assert_eq!(
+                (outcome.status, outcome.attempts),
+                (Some(502), 1),
+                "{client:?}"
+            );
+            assert_eq!(requests, 1, "{client:?}");
+        }
+    }
+
+    const UNUSABLE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\nconnection: close\r\n\r\n{\"id\":\"42x\"}\n";
+
+    /// Item 2: a complete body that does not decode comes again the same:
+    /// not retryable, and no client that reads the verdict retries it.
+    #[tokio::test]
+    async fn a_complete_body_that_does_not_decode_is_not_retried() {
+        let response = raw(UNUSABLE, Method::GET, "/decode").await;
+        assert_eq!(response.status(), 502);
+        assert_eq!(response.headers()["proxy-status"], "edge");
+        assert_eq!(
+            response.body().as_ref(),
+            br#"{"error":{"code":502,"message":"Bad Gateway","details":"The server received an invalid response from the upstream server while trying to fulfill the request.","retryable":false,"request_id":"req-17"}}"#
+        );
+        for (client, outcome, requests) in
+            through_gateway(&VERDICT_READERS, UNUSABLE, Method::GET, "/decode").await
+        {
+            assert_eq!(
+                (outcome.status, outcome.attempts),
+                (Some(502), 1),
+                "{client:?}"
+            );
+            assert_eq!(requests, 1, "{client:?}");
+        }
+        // A body cut short is another matter: a retry may help.
+        const CUT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 90\r\nconnection: close\r\n\r\n{\"id\":";
+        for (client, outcome, requests) in
+            through_gateway(&VERDICT_READERS, CUT, Method::GET, "/decode").await
+        {
+            assert_eq!(
+                (outcome.status, outcome.attempts),
+                (Some(502), 4),
+                "{client:?}"
+            );
+            assert_eq!(requests, 4, "{client:?}");
+        }
+    }
+
+    /// Item 3: an upstream `Proxy-Status` at the limit `parse` reads: ours
+    /// is still read, and no client retries a relayed 404.
+    #[tokio::test]
+    async fn our_member_is_read_whatever_the_upstream_sent() {
+        static ANSWER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let answer = ANSWER.get_or_init(|| {
+            let member = "hop;error=connection_refused";
+            let mut field = String::new();
+            while field.len() + member.len() + 2 <= gateway_error::MAX_PROXY_STATUS_LEN {
+                if !field.is_empty() {
+                    field.push_str(", ");
+                }
+                field.push_str(member);
+            }
+            format!("HTTP/1.1 404 Not Found\r\nproxy-status: {field}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+        });
+        let response = raw(answer, Method::GET, "/relay").await;
+        let field = &response.headers()["proxy-status"];
+        assert!(field.len() <= gateway_error::MAX_PROXY_STATUS_LEN);
+        assert!(
+            field
+                .to_str()
+                .expect("ascii")
+                .ends_with(", upstream;error=connection_refused, edge;received-status=404")
+        );
+        for (client, outcome, requests) in
+            through_gateway(&CLIENTS, answer, Method::GET, "/relay").await
+        {
+            assert_eq!(
+                (outcome.status, outcome.attempts),
+                (Some(502), 1),
+                "{client:?}"
+            );
+            assert_eq!(requests, 1, "{client:?}");
+        }
+    }
 }

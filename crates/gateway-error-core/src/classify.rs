@@ -51,9 +51,28 @@ struct Facts {
     /// same bytes again. A body cut short by the connection fails in the
     /// client's body read instead, before serde_json sees it.
     unusable: bool,
+    /// A retry policy below already retried the request
+    /// ([`Retried`](crate::retry::Retried) in the chain).
+    retried: bool,
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
+}
+
+/// The error a layer wraps whose `source()` skips it: reqwest-middleware's
+/// error is transparent (its `source()` is the wrapped error's source), so
+/// the `reqwest::Error` or the middleware's own error (a
+/// [`Retried`](crate::retry::Retried)) would go unread.
+#[cfg_attr(not(feature = "reqwest-middleware"), allow(unused_variables))]
+fn wrapped<'a>(layer: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    #[cfg(feature = "reqwest-middleware")]
+    if let Some(error) = layer.downcast_ref::<reqwest_middleware::Error>() {
+        return Some(match error {
+            reqwest_middleware::Error::Reqwest(error) => error,
+            reqwest_middleware::Error::Middleware(error) => error.as_ref(),
+        });
+    }
+    None
 }
 
 impl Facts {
@@ -73,7 +92,7 @@ impl Facts {
                     Some(inner) => Some(inner as &(dyn StdError + 'static)),
                     None => layer.source(),
                 },
-                None => layer.source(),
+                None => wrapped(layer).or_else(|| layer.source()),
             };
         }
         facts
@@ -87,6 +106,7 @@ impl Facts {
             // An `Io` category is a failed read, not a failed decode.
             self.unusable |= !json.is_io();
         }
+        self.retried |= layer.is::<crate::retry::Retried>();
         #[cfg(feature = "tokio")]
         if layer.is::<tokio::time::error::Elapsed>() {
             self.timeout = true;
@@ -209,6 +229,9 @@ impl Facts {
     /// Why a retry cannot help beyond the kind: a complete answer that was
     /// unusable (and nothing says the connection failed as well).
     fn no_retry(&self) -> Option<NoRetry> {
+        if self.retried {
+            return Some(NoRetry::Retried);
+        }
         (self.unusable && self.io.is_none() && !self.incomplete && !self.timeout)
             .then_some(NoRetry::Unusable)
     }

@@ -45,6 +45,9 @@ pub(crate) enum NoRetry {
     Unusable,
     /// A gateway's answer said `"retryable": false` for this request.
     Said,
+    /// This gateway's retry policy already retried the upstream (see
+    /// [`Retried`](crate::retry::Retried)): retry at one layer.
+    Retried,
 }
 
 /// The claims of a response that [`parse`](crate::parse) read (see
@@ -919,6 +922,12 @@ impl GatewayError {
 
     /// The error type for `status`: 500, 503 and 504 map to their types,
     /// anything else to [`BadGateway`].
+    /// This error, after the gateway's own retry policy retried the
+    /// upstream (see [`Retried`](crate::retry::Retried)).
+    pub(crate) fn retried(self) -> Self {
+        self.map(|inner| inner.no_retry = Some(NoRetry::Retried))
+    }
+
     pub(crate) fn for_status(status: StatusCode, inner: Inner) -> Self {
         let inner = Box::new(inner);
         match status {

@@ -256,19 +256,26 @@ impl<B> ResponseExt for http::Response<B> {
         self,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), name)?;
+        check_status(self.status(), self.headers(), self.extensions(), name)?;
         Ok(self)
     }
 }
 
-/// `Err` for an error status (4xx or 5xx), as `error_for_status` decides.
+/// `Err` for an error status (4xx or 5xx), as `error_for_status` decides;
+/// one a retry policy handed back after it retried (a
+/// [`Retried`](crate::retry::Retried) in the extensions) says so.
 fn check_status(
     status: http::StatusCode,
     headers: &http::HeaderMap,
+    extensions: &http::Extensions,
     name: impl Into<Cow<'static, str>>,
 ) -> Result<(), GatewayError> {
     if status.is_client_error() || status.is_server_error() {
-        Err(GatewayError::from_upstream_response(name, status, headers))
+        let err = GatewayError::from_upstream_response(name, status, headers);
+        Err(match extensions.get::<crate::retry::Retried>() {
+            Some(_) => err.retried(),
+            None => err,
+        })
     } else {
         Ok(())
     }

@@ -234,6 +234,25 @@ pub fn parse(
     Ok(GatewayError::for_status(status, inner))
 }
 
+/// Whether a response whose head is `status` and `headers` may carry, in
+/// its body, what [`parse`] reads beyond the head (a gateway's
+/// `"retryable": false`, its kind): a gateway error status, a JSON
+/// `Content-Type`, and no `Content-Length` over [`MAX_BODY_LEN`]. Client
+/// integrations buffer such a body only then.
+#[cfg_attr(
+    not(any(feature = "tower", feature = "reqwest-middleware")),
+    allow(dead_code)
+)]
+pub(crate) fn may_hold_a_verdict(status: StatusCode, headers: &HeaderMap) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+        && headers.contains_key(CONTENT_TYPE)
+        && is_json(headers, b"")
+        && headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|len| len.to_str().ok()?.parse::<usize>().ok())
+            .is_none_or(|len| len <= MAX_BODY_LEN)
+}
+
 fn is_json(headers: &HeaderMap, body: &[u8]) -> bool {
     match headers
         .get(CONTENT_TYPE)

@@ -179,6 +179,29 @@ impl Upstream {
         .await
     }
 
+    /// Starts a server that answers every request with `response`, the
+    /// raw bytes of an HTTP/1.1 response, and closes the connection (so
+    /// `response` should say `connection: close`).
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub async fn answering(response: &'static [u8]) -> io::Result<Self> {
+        Self::serve(Behaviour::Answer(response)).await
+    }
+
+    /// Starts a server that answers every second request (the first, the
+    /// third...) with `failure`, the raw bytes of an HTTP/1.1 response, and
+    /// the others with product 42; it closes each connection after one
+    /// answer.
+    ///
+    /// # Errors
+    ///
+    /// When a socket cannot be bound.
+    pub async fn alternating(failure: &'static [u8]) -> io::Result<Self> {
+        Self::serve(Behaviour::Alternate(failure)).await
+    }
+
     async fn serve(behaviour: Behaviour) -> io::Result<Self> {
         let log = Log::default();
         let mut task = JoinSet::new();
@@ -223,6 +246,8 @@ impl Upstream {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Behaviour {
     Scenario(Scenario),
+    Answer(&'static [u8]),
+    Alternate(&'static [u8]),
     Unavailable {
         retry_after: &'static str,
         failures: usize,
@@ -262,6 +287,15 @@ async fn serve(listener: TcpListener, behaviour: Behaviour, log: Log) {
                         failures,
                     } if earlier < failures => unavailable(stream, retry_after).await,
                     Behaviour::Unavailable { .. } => misbehave(stream, Scenario::Ok).await,
+                    Behaviour::Answer(response) => {
+                        stream.write_all(response).await?;
+                        stream.shutdown().await
+                    }
+                    Behaviour::Alternate(failure) if earlier % 2 == 0 => {
+                        stream.write_all(failure).await?;
+                        stream.shutdown().await
+                    }
+                    Behaviour::Alternate(_) => misbehave(stream, Scenario::Ok).await,
                 }
             })
             .await;

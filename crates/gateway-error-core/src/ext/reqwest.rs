@@ -10,7 +10,7 @@ impl ResponseExt for ::reqwest::Response {
         self,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), name)?;
+        check_status(self.status(), self.headers(), self.extensions(), name)?;
         Ok(self)
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use http::{Method, StatusCode};
 
 use crate::context::RenderContext;
-use crate::error::Inner;
+use crate::error::{Inner, NoRetry};
 use crate::negotiate::Format;
 use crate::registry::{Phase, ProxyError};
 
@@ -372,6 +372,9 @@ pub(super) enum Verdict {
     /// A request with a non-idempotent method that may have reached the
     /// upstream (RFC 9110 section 9.2.2; `retryable: false`).
     MayHaveRun,
+    /// This gateway's retry policy already retried the upstream
+    /// (`retryable: false`): retry at one layer.
+    AlreadyRetried,
 }
 
 impl Verdict {
@@ -379,6 +382,7 @@ impl Verdict {
         match inner.retryable(status, method) {
             None => Self::Unknown,
             Some(true) => Self::Resend,
+            Some(false) if inner.no_retry == Some(NoRetry::Retried) => Self::AlreadyRetried,
             Some(false) if !inner.retry_can_help(status) => Self::CannotHelp,
             Some(false) => Self::MayHaveRun,
         }
@@ -396,6 +400,7 @@ impl Verdict {
             Self::Resend => (None, advice!("Try again "), Some(": reload this page.</p>\n")),
             Self::CannotHelp => (Some("Sending this request again is not expected to succeed; do not resend it automatically."), advice!("Trying again will not help: the same request gets the same answer. Check the address, or go back.</p>\n"), None),
             Self::MayHaveRun => (Some("This request may already have been processed; do not resend it automatically."), advice!("Do not send it again blindly: your request may already have gone through. Check first whether it did (for example, look for a confirmation), and only if it did not, try again "), Some(".</p>\n")),
+            Self::AlreadyRetried => (Some("This gateway already retried the request; do not resend it automatically."), advice!("This site already tried again for you, without success: wait a few minutes before you try again yourself.</p>\n"), None),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! `RetryPolicy` as a `reqwest_middleware::Middleware`.
 
 use http::Extensions;
-use reqwest::{Request, Response};
+use reqwest::{Request, Response, ResponseBuilderExt as _};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
-use super::{Decision, Failure, RetryPolicy};
+use super::body::read_held;
+use super::{Decision, Failure, Retried, RetryPolicy, Stop};
+use crate::parse::may_hold_a_verdict;
 
 /// Retries reqwest requests, in a `reqwest_middleware::ClientWithMiddleware`.
 ///
@@ -42,16 +44,32 @@ impl Middleware for RetryPolicy {
             let Some(copy) = request.try_clone() else {
                 return next.run(request, extensions).await;
             };
-            let result = next.clone().run(request, extensions).await;
-            let failure = match &result {
+            let (result, failure) = match next.clone().run(request, extensions).await {
                 Ok(response) => {
-                    match Failure::from_response(response.status(), response.headers(), b"") {
-                        Some(failure) => failure,
-                        None => return result,
+                    let Some(head) =
+                        Failure::from_response(response.status(), response.headers(), b"")
+                    else {
+                        return Ok(response);
+                    };
+                    // The head says a retry may do; a gateway's body may
+                    // know better (it already retried, its upstream's
+                    // answer was unusable): read it, bounded, and keep it.
+                    if self.check(copy.method(), &head).is_ok()
+                        && may_hold_a_verdict(response.status(), response.headers())
+                    {
+                        let (response, failure) = read_verdict(response, head).await?;
+                        (Ok(response), failure)
+                    } else {
+                        (Ok(response), head)
                     }
                 }
-                Err(Error::Reqwest(error)) => Failure::from_error(error),
-                Err(Error::Middleware(error)) => Failure::from_error(&**error),
+                Err(error) => {
+                    let failure = match &error {
+                        Error::Reqwest(error) => Failure::from_error(error),
+                        Error::Middleware(error) => Failure::from_error(&**error),
+                    };
+                    (Err(error), failure)
+                }
             };
             match self.decide(copy.method(), retries, &failure) {
                 Decision::Retry(delay) => {
@@ -60,8 +78,48 @@ impl Middleware for RetryPolicy {
                     retries += 1;
                     request = copy;
                 }
-                Decision::Stop(_) => return result,
+                Decision::Stop(stop) => return gave_up(result, retries + 1, stop),
             }
         }
     }
+}
+
+/// The final result, saying what the policy did when it spent retries on
+/// the request (see [`Retried`]): in the response's extensions, or as the
+/// error wrapping the last one (a `reqwest_middleware::Error::Middleware`,
+/// as reqwest-retry hands back its `RetryError`).
+fn gave_up(result: Result<Response>, attempts: u32, stop: Stop) -> Result<Response> {
+    let Some(retried) = Retried::spent(attempts, stop) else {
+        return result;
+    };
+    match result {
+        Ok(mut response) => {
+            response.extensions_mut().insert(retried);
+            Ok(response)
+        }
+        Err(error) => Err(Error::middleware(retried.with_source(error))),
+    }
+}
+
+/// Reads a failing response's body into the failure it stands for (see
+/// `read_held`), and gives back the same response: status, version,
+/// headers, extensions, URL and every byte of the body. A body that fails
+/// to arrive is the error reading it would have been.
+async fn read_verdict(response: Response, head: Failure) -> Result<(Response, Failure)> {
+    let url = response.url().clone();
+    let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    let (body, held) = read_held(body).await.map_err(Error::Reqwest)?;
+    let failure = held
+        .and_then(|held| Failure::from_response(parts.status, &parts.headers, &held))
+        .unwrap_or(head);
+    // reqwest keeps a response's URL in an extension only its builder
+    // extension sets.
+    if let Ok(marker) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(marker.into_parts().0.extensions);
+    }
+    let body = reqwest::Body::wrap(body);
+    Ok((
+        Response::from(http::Response::from_parts(parts, body)),
+        failure,
+    ))
 }

@@ -1,0 +1,148 @@
+//! Reading a failing response's body for a gateway's verdict, and giving
+//! every byte of it back.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+
+use crate::parse::MAX_BODY_LEN;
+
+/// A boxed error, as tower's layers give them.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pin_project_lite::pin_project! {
+    /// The body of a response that came through a retry policy which read
+    /// it to find a gateway's verdict (see [`RetryLayer`](crate::retry::RetryLayer)):
+    /// the same bytes and trailers, in the same order; the ones the policy
+    /// read come from memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::retry::RetryBody;
+    /// use http_body_util::{BodyExt, Full};
+    /// use bytes::Bytes;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let body = RetryBody::new(Full::new(Bytes::from_static(b"untouched")));
+    /// assert_eq!(body.collect().await?.to_bytes(), "untouched");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct RetryBody<B> {
+        held: Option<Bytes>,
+        trailers: Option<HeaderMap>,
+        #[pin]
+        rest: Option<B>,
+    }
+}
+
+impl<B> RetryBody<B> {
+    /// `body` as it is, nothing read from it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::retry::RetryBody;
+    /// use http_body::Body;
+    ///
+    /// let body = RetryBody::new(String::from("abc"));
+    /// assert_eq!(body.size_hint().exact(), Some(3));
+    /// ```
+    pub const fn new(body: B) -> Self {
+        Self {
+            held: None,
+            trailers: None,
+            rest: Some(body),
+        }
+    }
+}
+
+impl<B> Body for RetryBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let mut this = self.project();
+        if let Some(held) = this.held.take() {
+            return Poll::Ready(Some(Ok(Frame::data(held))));
+        }
+        if let Some(rest) = this.rest.as_mut().as_pin_mut() {
+            return rest.poll_frame(cx).map_err(Into::into);
+        }
+        Poll::Ready(
+            this.trailers
+                .take()
+                .map(|trailers| Ok(Frame::trailers(trailers))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_none()
+            && self.trailers.is_none()
+            && self.rest.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let held = self.held.as_ref().map_or(0, Bytes::len) as u64;
+        match &self.rest {
+            Some(rest) => {
+                let rest = rest.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(rest.lower().saturating_add(held));
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(upper.saturating_add(held));
+                }
+                hint
+            }
+            None => SizeHint::with_exact(held),
+        }
+    }
+}
+
+/// Reads `body` for a verdict: its bytes when the whole body is at most
+/// [`MAX_BODY_LEN`] (what `parse` reads), and the body to hand on, which
+/// gives every byte and trailer back. A longer body is read no further
+/// than the limit: it is no verdict, and the rest stays unread.
+pub(crate) async fn read_held<B>(mut body: B) -> Result<(RetryBody<B>, Option<Bytes>), B::Error>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut held = BytesMut::new();
+    let mut trailers = None;
+    while let Some(frame) = body.frame().await {
+        match frame?.into_data() {
+            Ok(data) => {
+                held.extend_from_slice(&data);
+                if held.len() > MAX_BODY_LEN {
+                    let body = RetryBody {
+                        held: Some(held.freeze()),
+                        trailers: None,
+                        rest: Some(body),
+                    };
+                    return Ok((body, None));
+                }
+            }
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    let held = held.freeze();
+    let body = RetryBody {
+        held: Some(held.clone()).filter(|held| !held.is_empty()),
+        trailers,
+        rest: None,
+    };
+    Ok((body, Some(held)))
+}
