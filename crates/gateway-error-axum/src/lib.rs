@@ -66,4 +66,4 @@ mod handle_error;
 mod layer;
 
 pub use handle_error::{HandleErrorConfig, handle_error, handle_error_with};
-pub use layer::{GatewayErrorLayer, GatewayErrorService, ResponseFuture};
+pub use layer::{GatewayBody, GatewayErrorLayer, GatewayErrorService, ResponseFuture};

@@ -72,6 +72,9 @@ mod context;
 mod error;
 mod ext;
 mod framework;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod layer;
 mod negotiate;
 #[cfg(any(feature = "utoipa", feature = "aide"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "utoipa", feature = "aide"))))]

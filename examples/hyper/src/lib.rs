@@ -1,14 +1,12 @@
-//! gateway-error on a bare hyper 1 server, through an adapter written with
-//! the public pipeline alone ([`adapter`]): the server, its routes, and a
-//! raw loopback client for the demo and the tests.
-
-pub mod adapter;
+//! gateway-error on a bare hyper 1 server: the one tower layer
+//! (`gateway_error::layer::GatewayErrorLayer`, as axum and tonic run it)
+//! around a handler, served through hyper-util's `TowerToHyperService`;
+//! and a raw loopback client for the demo and the tests.
 
 use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use gateway_error::pipeline::Pipeline;
 use gateway_error::{BadGateway, GatewayError, Policy, ProxyError};
 use http::{Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
@@ -17,7 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::adapter::GatewayErrors;
+use gateway_error::layer::GatewayErrorLayer;
+use http_body_util::Full;
+use hyper_util::service::TowerToHyperService;
+use tower::Layer as _;
 
 /// The policy the server renders under.
 ///
@@ -96,7 +97,15 @@ pub async fn handler<B>(request: Request<B>) -> Result<Response<Bytes>, GatewayE
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub async fn serve(listener: TcpListener, mut stop: oneshot::Receiver<()>) -> io::Result<()> {
-    let service = GatewayErrors::new(Pipeline::new(policy()), handler::<hyper::body::Incoming>);
+    // The handler's `Err` becomes the response that carries it
+    // (`pipeline::respond`); the layer renders it for the request.
+    let handler = tower::service_fn(|request: Request<hyper::body::Incoming>| async {
+        let response = handler(request)
+            .await
+            .unwrap_or_else(gateway_error::pipeline::respond);
+        Ok::<_, std::convert::Infallible>(response.map(Full::new))
+    });
+    let service = TowerToHyperService::new(GatewayErrorLayer::new(policy()).layer(handler));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

@@ -1,4 +1,4 @@
-//! The hyper example's adapter over a loopback socket: exact status, fields
+//! The hyper example (the one tower layer) over a loopback socket: exact status, fields
 //! and body, compared with `gateway_error::render` for the same request.
 
 use std::net::SocketAddr;
