@@ -33,7 +33,7 @@ pub(crate) struct Inner {
     /// what its gateway said), but this process did not observe them: when
     /// the error is rendered again, they are never adopted as its own (see
     /// [`Inner::relayed`]).
-    pub(crate) reported: Option<Box<Reported>>,
+    pub(crate) reported: Option<Reported>,
 }
 
 /// Why sending a request again cannot help, beyond what the kind and the

@@ -230,7 +230,7 @@ pub fn parse(
             .and_then(|v| v.to_str().ok())
             .and_then(|id| text::clean_request_id(Cow::Owned(id.to_owned())));
     }
-    inner.reported = Some(Box::new(reported));
+    inner.reported = Some(reported);
     Ok(GatewayError::for_status(status, inner))
 }
 

@@ -230,27 +230,33 @@ impl RetryAfter {
 /// duplicated the field. Values that do not parse add nothing; a delay too
 /// large to represent saturates (see [`RetryAfter`]'s `FromStr`).
 pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RetryAfter> {
+    let mut hints = headers.get_all(RETRY_AFTER).iter().flat_map(|line| {
+        let whole = RetryAfter::from_header_value(line).ok();
+        // A line that is not one value may be several delays joined with
+        // commas (an HTTP date has a comma of its own, so only
+        // delay-seconds are split out).
+        let parts = whole.is_none().then(|| {
+            line.to_str().unwrap_or_default().split(',').filter_map(|part| {
+                let part = part.trim_matches([' ', '\t']);
+                is_digits(part).then(|| part.parse().ok()).flatten()
+            })
+        });
+        whole.into_iter().chain(parts.into_iter().flatten())
+    });
+    let first = hints.next()?;
+    // The clock is read only when there is a choice to make.
+    let mut rest = hints.peekable();
+    if rest.peek().is_none() {
+        return Some(first);
+    }
     let now = SystemTime::now();
-    headers
-        .get_all(RETRY_AFTER)
-        .iter()
-        .flat_map(|line| {
-            let whole = RetryAfter::from_header_value(line).ok();
-            // A line that is not one value may be several delays joined
-            // with commas (an HTTP date has a comma of its own, so only
-            // delay-seconds are split out).
-            let parts = whole.is_none().then(|| {
-                line.to_str()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|part| {
-                        let part = part.trim_matches([' ', '\t']);
-                        is_digits(part).then(|| part.parse().ok()).flatten()
-                    })
-            });
-            whole.into_iter().chain(parts.into_iter().flatten())
-        })
-        .max_by_key(|hint| hint.delay_from(now))
+    Some(rest.fold(first, |longest, hint| {
+        if hint.delay_from(now) > longest.delay_from(now) {
+            hint
+        } else {
+            longest
+        }
+    }))
 }
 
 /// Formats the field value: `120` or `Sun, 06 Nov 1994 08:49:37 GMT`.
