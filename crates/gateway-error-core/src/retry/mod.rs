@@ -426,7 +426,7 @@ pub enum Stop {
 /// and still failed answers its own clients "do not retry", or every layer
 /// above it retries on top and the load on the upstream multiplies.
 ///
-/// The tower ([`RetryLayer`](crate::retry::RetryLayer)) and
+/// The tower ([`RetryLayer`]) and
 /// reqwest-middleware integrations hand it back when they retried (more
 /// than one attempt) or their [`Budget`] stopped them: in the final
 /// response's extensions, or as the final error, whose `source()` is the
