@@ -808,7 +808,9 @@ macro_rules! error_types {
         }
 
         impl $enum {
-            /// Every status of the error types, in ascending order.
+            /// Every status of the error types, in ascending order (for the
+            /// OpenAPI docs).
+            #[cfg(any(feature = "utoipa", feature = "aide", test))]
             pub(crate) const ALL_STATUSES: &'static [StatusCode] =
                 &ascending([$($name::STATUS),+]);
 
@@ -888,6 +890,7 @@ macro_rules! error_types {
 }
 
 /// `statuses` in ascending order (an insertion sort: the list is short).
+#[cfg(any(feature = "utoipa", feature = "aide", test))]
 const fn ascending<const N: usize>(mut statuses: [StatusCode; N]) -> [StatusCode; N] {
     let mut i = 1;
     while i < N {
