@@ -1,5 +1,6 @@
 //! The four gateway error types and the [`GatewayError`] enum.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -233,73 +234,41 @@ impl Inner {
     }
 }
 
-macro_rules! error_type {
-    ($(#[$doc:meta])* $name:ident, $status:ident, $message:literal, $kind:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Default)]
-        pub struct $name(pub(crate) Box<Inner>);
-
-        impl $name {
-            /// This type's status code.
-            ///
-            /// # Examples
-            ///
-            /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
-            ///
-            #[doc = concat!("assert!(", stringify!($name), "::STATUS.is_server_error());")]
-            /// ```
-            pub const STATUS: StatusCode = StatusCode::$status;
-
-            #[doc = concat!("A `", stringify!($name), "` with nothing known about the failure yet.")]
-            ///
-            /// # Examples
-            ///
-            /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
-            ///
-            #[doc = concat!("let err = ", stringify!($name), "::new();")]
-            /// assert_eq!(err.upstream_name(), None);
-            /// ```
-            #[must_use]
-            pub fn new() -> Self {
-                Self::default()
-            }
-
-            #[doc = concat!("A `", stringify!($name), "` for a failure of the named upstream.")]
+/// Every builder and accessor of the four error types and of
+/// [`GatewayError`], each written once with its docs and its example (as
+/// axum-core's `__define_rejection!` writes each rejection's methods once).
+///
+/// `$ty` reaches its [`Inner`] through `inner` and `inner_mut` and its
+/// status through `code`. The examples start from `$new`, a value of
+/// `$ty`, after the imports `$use`; `$status` is the status `$new` has,
+/// `$kind` a fitting RFC 9209 kind.
+macro_rules! methods {
+    (
+        $ty:ident,
+        use: $use:expr,
+        new: $new:expr,
+        status: $status:expr,
+        status_doc: $status_doc:expr,
+        kind: $kind:ident $(,)?
+    ) => {
+        impl $ty {
+            /// Sets the upstream's name.
             ///
             /// The name is shown to clients only when the [`Policy`](crate::Policy)
             /// says so. Control characters are replaced and the name is cut to
-            #[doc = concat!("[`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes.")]
+            /// [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes.
             ///
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("fn call() -> Result<(), ", stringify!($name), "> {")]
-            #[doc = concat!("    Err(", stringify!($name), "::upstream(\"product-service\"))")]
-            /// }
-            /// assert_eq!(call().unwrap_err().upstream_name(), Some("product-service"));
-            /// ```
-            #[must_use]
-            pub fn upstream(name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-                Self::new().with_upstream(name)
-            }
-
-            /// Sets the upstream's name (see [`upstream`](Self::upstream)).
-            ///
-            /// # Examples
-            ///
-            /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
-            ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_upstream(String::from(\"inventory\"));")]
+            #[doc = concat!("let err = ", $new, ".with_upstream(String::from(\"inventory\"));")]
             /// assert_eq!(err.upstream_name(), Some("inventory"));
             /// ```
             #[must_use]
-            pub fn with_upstream(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-                self.0.upstream = Some(text::clean(name.into(), MAX_NAME_LEN));
+            pub fn with_upstream(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+                self.inner_mut().upstream = Some(text::clean(name.into(), MAX_NAME_LEN));
                 self
             }
 
@@ -307,38 +276,40 @@ macro_rules! error_type {
             ///
             /// This text reaches clients in every format: put nothing in it that
             /// they must not see. Control characters become spaces and the text
-            #[doc = concat!("is cut to [`MAX_DETAILS_LEN`](crate::MAX_DETAILS_LEN) bytes.")]
+            /// is cut to [`MAX_DETAILS_LEN`](crate::MAX_DETAILS_LEN) bytes.
             ///
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"search\").with_details(\"Search is being reindexed.\");")]
+            #[doc = concat!("let err = ", $new, ".with_upstream(\"search\").with_details(\"Search is being reindexed.\");")]
             /// assert_eq!(err.details(), Some("Search is being reindexed."));
             /// ```
             #[must_use]
-            pub fn with_details(mut self, details: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-                self.0.details = Some(text::clean(details.into(), MAX_DETAILS_LEN));
+            pub fn with_details(mut self, details: impl Into<Cow<'static, str>>) -> Self {
+                self.inner_mut().details = Some(text::clean(details.into(), MAX_DETAILS_LEN));
                 self
             }
 
             /// Sets the RFC 9209 error type, which also decides the failure's [`Phase`].
             ///
-            /// The status stays this type's; use
-            /// [`GatewayError::from_kind`] for the kind's recommended status.
+            /// The status stays as it is; use [`GatewayError::from_kind`] for
+            /// the kind's recommended status.
             ///
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::{", stringify!($name), ", ProxyError};")]
+            #[doc = $use]
+            /// use gateway_error::ProxyError;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"db\").with_kind(ProxyError::", stringify!($kind), ");")]
+            #[doc = concat!("let err = ", $new, ".with_upstream(\"db\").with_kind(ProxyError::", stringify!($kind), ");")]
             #[doc = concat!("assert_eq!(err.kind(), Some(ProxyError::", stringify!($kind), "));")]
+            #[doc = concat!("assert_eq!(err.status(), ", $status, ");")]
             /// ```
             #[must_use]
             pub fn with_kind(mut self, kind: ProxyError) -> Self {
-                self.0.kind = Some(kind);
+                self.inner_mut().kind = Some(kind);
                 self
             }
 
@@ -357,15 +328,16 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::{", stringify!($name), ", RetryAfter};")]
+            #[doc = $use]
+            /// use gateway_error::RetryAfter;
             /// use std::time::Duration;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(Duration::from_secs(30));")]
+            #[doc = concat!("let err = ", $new, ".with_retry_after(Duration::from_secs(30));")]
             /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(30)));
             /// ```
             #[must_use]
             pub fn with_retry_after(mut self, retry_after: impl Into<RetryAfter>) -> Self {
-                self.0.retry_after = Some(retry_after.into());
+                self.inner_mut().retry_after = Some(retry_after.into());
                 self
             }
 
@@ -375,18 +347,17 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             /// use std::error::Error;
             ///
             /// let io = std::io::Error::other("password=hunter2");
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"auth\").with_source(io);")]
-            /// assert!(err.source().is_some());
+            #[doc = concat!("let err = ", $new, ".with_upstream(\"auth\").with_source(io);")]
+            /// assert_eq!(err.source().map(ToString::to_string).as_deref(), Some("password=hunter2"));
             /// assert!(!err.to_string().contains("hunter2"));
             /// ```
             #[must_use]
-            pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-                self.0.source = Some(Arc::new(source));
-                self
+            pub fn with_source(self, source: impl StdError + Send + Sync + 'static) -> Self {
+                self.with_shared_source(Arc::new(source))
             }
 
             /// Keeps an already shared cause (see [`with_source`](Self::with_source)).
@@ -394,16 +365,17 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             /// use std::sync::Arc;
             ///
             /// let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(std::fmt::Error);
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_shared_source(cause);")]
-            /// assert!(std::error::Error::source(&err).is_some());
+            #[doc = concat!("let err = ", $new, ".with_shared_source(cause.clone());")]
+            /// let kept = std::error::Error::source(&err).expect("a source");
+            /// assert!(std::ptr::addr_eq(kept, &*cause));
             /// ```
             #[must_use]
             pub fn with_shared_source(mut self, source: Arc<dyn StdError + Send + Sync + 'static>) -> Self {
-                self.0.source = Some(source);
+                self.inner_mut().source = Some(source);
                 self
             }
 
@@ -413,14 +385,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_next_hop(\"10.0.0.7:8080\");")]
+            #[doc = concat!("let err = ", $new, ".with_upstream(\"products\").with_next_hop(\"10.0.0.7:8080\");")]
             /// assert_eq!(err.next_hop(), Some("10.0.0.7:8080"));
             /// ```
             #[must_use]
-            pub fn with_next_hop(mut self, next_hop: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-                self.0.next_hop = Some(text::clean(next_hop.into(), MAX_NAME_LEN));
+            pub fn with_next_hop(mut self, next_hop: impl Into<Cow<'static, str>>) -> Self {
+                self.inner_mut().next_hop = Some(text::clean(next_hop.into(), MAX_NAME_LEN));
                 self
             }
 
@@ -430,15 +402,15 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             /// use http::StatusCode;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"products\").with_received_status(StatusCode::SERVICE_UNAVAILABLE);")]
+            #[doc = concat!("let err = ", $new, ".with_received_status(StatusCode::SERVICE_UNAVAILABLE);")]
             /// assert_eq!(err.received_status(), Some(StatusCode::SERVICE_UNAVAILABLE));
             /// ```
             #[must_use]
             pub fn with_received_status(mut self, status: StatusCode) -> Self {
-                self.0.received_status = Some(status);
+                self.inner_mut().received_status = Some(status);
                 self
             }
 
@@ -448,14 +420,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_request_id(\"req-42\");")]
+            #[doc = concat!("let err = ", $new, ".with_request_id(\"req-42\");")]
             /// assert_eq!(err.request_id(), Some("req-42"));
             /// ```
             #[must_use]
-            pub fn with_request_id(mut self, request_id: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-                self.0.request_id = text::clean_request_id(request_id.into());
+            pub fn with_request_id(mut self, request_id: impl Into<Cow<'static, str>>) -> Self {
+                self.inner_mut().request_id = text::clean_request_id(request_id.into());
                 self
             }
 
@@ -475,31 +447,31 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             /// use http::HeaderValue;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::upstream(\"edge\")")]
+            #[doc = concat!("let err = ", $new, ".with_upstream(\"edge\")")]
             ///     .with_upstream_proxy_status(HeaderValue::from_static("inner-lb; error=connection_refused"));
-            /// assert!(err.upstream_proxy_status().is_some());
+            /// assert_eq!(err.upstream_proxy_status().map(HeaderValue::as_bytes), Some(&b"inner-lb; error=connection_refused"[..]));
             /// ```
             #[must_use]
             pub fn with_upstream_proxy_status(mut self, value: HeaderValue) -> Self {
-                self.0.upstream_proxy_status = Some(value);
+                self.inner_mut().upstream_proxy_status = Some(value);
                 self
             }
 
-            /// This type's status code.
+            #[doc = $status_doc]
             ///
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().status(), ", stringify!($name), "::STATUS);")]
+            #[doc = concat!("assert_eq!(", $new, ".status(), ", $status, ");")]
             /// ```
             #[must_use]
             pub const fn status(&self) -> StatusCode {
-                Self::STATUS
+                self.code()
             }
 
             /// The upstream's name, if known.
@@ -507,13 +479,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::upstream(\"a\").upstream_name(), Some(\"a\"));")]
+            #[doc = concat!("assert_eq!(", $new, ".upstream_name(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".with_upstream(\"users\").upstream_name(), Some(\"users\"));")]
             /// ```
             #[must_use]
             pub fn upstream_name(&self) -> Option<&str> {
-                self.0.upstream()
+                self.inner().upstream()
             }
 
             /// The client-facing details the caller set, if any.
@@ -521,13 +494,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().details(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".details(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".with_details(\"Try the mirror.\").details(), Some(\"Try the mirror.\"));")]
             /// ```
             #[must_use]
             pub fn details(&self) -> Option<&str> {
-                self.0.details()
+                self.inner().details()
             }
 
             /// The RFC 9209 error type, if known.
@@ -535,13 +509,16 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
+            /// use gateway_error::ProxyError;
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().kind(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".kind(), None);")]
+            #[doc = concat!("let err = ", $new, ".with_kind(ProxyError::DnsError);")]
+            /// assert_eq!(err.kind(), Some(ProxyError::DnsError));
             /// ```
             #[must_use]
             pub fn kind(&self) -> Option<ProxyError> {
-                self.0.kind()
+                self.inner().kind()
             }
 
             /// Whether the request may have reached the upstream; `None` when
@@ -550,14 +527,18 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::{", stringify!($name), ", Phase, ProxyError};")]
+            #[doc = $use]
+            /// use gateway_error::{Phase, ProxyError};
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::ConnectionRefused);")]
+            #[doc = concat!("assert_eq!(", $new, ".phase(), None);")]
+            #[doc = concat!("let err = ", $new, ".with_kind(ProxyError::ConnectionRefused);")]
             /// assert_eq!(err.phase(), Some(Phase::NotSent));
+            #[doc = concat!("let err = ", $new, ".with_kind(ProxyError::ConnectionReadTimeout);")]
+            /// assert_eq!(err.phase(), Some(Phase::MaybeSent));
             /// ```
             #[must_use]
             pub fn phase(&self) -> Option<Phase> {
-                self.0.kind().map(ProxyError::phase)
+                self.inner().kind().map(ProxyError::phase)
             }
 
             /// The retry hint, if any.
@@ -565,14 +546,15 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::{", stringify!($name), ", RetryAfter};")]
+            #[doc = $use]
+            /// use gateway_error::RetryAfter;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_retry_after(RetryAfter::from_secs(5));")]
+            #[doc = concat!("let err = ", $new, ".with_retry_after(RetryAfter::from_secs(5));")]
             /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(5)));
             /// ```
             #[must_use]
             pub fn retry_after(&self) -> Option<RetryAfter> {
-                self.0.retry_after
+                self.inner().retry_after
             }
 
             /// The next hop, if set.
@@ -580,13 +562,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().next_hop(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".next_hop(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".with_next_hop(\"10.1.2.3:443\").next_hop(), Some(\"10.1.2.3:443\"));")]
             /// ```
             #[must_use]
             pub fn next_hop(&self) -> Option<&str> {
-                self.0.next_hop.as_deref()
+                self.inner().next_hop.as_deref()
             }
 
             /// The status the upstream answered with, if set.
@@ -594,13 +577,16 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
+            /// use http::StatusCode;
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().received_status(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".received_status(), None);")]
+            #[doc = concat!("let err = ", $new, ".with_received_status(StatusCode::BAD_GATEWAY);")]
+            /// assert_eq!(err.received_status(), Some(StatusCode::BAD_GATEWAY));
             /// ```
             #[must_use]
             pub fn received_status(&self) -> Option<StatusCode> {
-                self.0.received_status()
+                self.inner().received_status()
             }
 
             /// The request id set on the error, if any.
@@ -608,13 +594,14 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().request_id(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".request_id(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".with_request_id(\"r-1\").request_id(), Some(\"r-1\"));")]
             /// ```
             #[must_use]
             pub fn request_id(&self) -> Option<&str> {
-                self.0.request_id()
+                self.inner().request_id()
             }
 
             /// The upstream's `Proxy-Status` field, if kept: all its field lines
@@ -623,13 +610,16 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            #[doc = $use]
+            /// use http::HeaderValue;
             ///
-            #[doc = concat!("assert_eq!(", stringify!($name), "::new().upstream_proxy_status(), None);")]
+            #[doc = concat!("assert_eq!(", $new, ".upstream_proxy_status(), None);")]
+            #[doc = concat!("let err = ", $new, ".with_upstream_proxy_status(HeaderValue::from_static(\"lb; error=dns_timeout\"));")]
+            /// assert_eq!(err.upstream_proxy_status(), Some(&HeaderValue::from_static("lb; error=dns_timeout")));
             /// ```
             #[must_use]
             pub fn upstream_proxy_status(&self) -> Option<&HeaderValue> {
-                self.0.upstream_proxy_status.as_ref()
+                self.inner().upstream_proxy_status.as_ref()
             }
 
             /// Whether a request with this method may be sent again
@@ -660,17 +650,113 @@ macro_rules! error_type {
             /// # Examples
             ///
             /// ```
-            #[doc = concat!("use gateway_error::{", stringify!($name), ", ProxyError};")]
+            #[doc = $use]
+            /// use gateway_error::ProxyError;
             /// use http::Method;
+            /// use std::time::Duration;
             ///
-            #[doc = concat!("let err = ", stringify!($name), "::new().with_kind(ProxyError::HttpResponseTimeout).with_retry_after(std::time::Duration::from_secs(1));")]
-            /// assert!(err.is_retryable(&Method::GET));
-            /// assert!(!err.is_retryable(&Method::POST));
+            #[doc = concat!("let refused = ", $new, ".with_kind(ProxyError::ConnectionRefused).with_retry_after(Duration::from_secs(1));")]
+            /// assert!(refused.is_retryable(&Method::POST));
+            #[doc = concat!("let timed_out = ", $new, ".with_kind(ProxyError::HttpResponseTimeout).with_retry_after(Duration::from_secs(1));")]
+            /// assert!(timed_out.is_retryable(&Method::GET));
+            /// assert!(!timed_out.is_retryable(&Method::POST));
+            #[doc = concat!("let loop_ = ", $new, ".with_kind(ProxyError::ProxyLoopDetected);")]
+            /// assert!(!loop_.is_retryable(&Method::GET));
             /// ```
             #[must_use]
             pub fn is_retryable(&self, method: &Method) -> bool {
-                self.0.retryable(Self::STATUS, Some(method)).unwrap_or(false)
+                self.inner()
+                    .retryable(self.code(), Some(method))
+                    .unwrap_or(false)
             }
+        }
+
+        impl StdError for $ty {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                match &self.inner().source {
+                    Some(source) => Some(&**source),
+                    None => None,
+                }
+            }
+        }
+    };
+}
+
+/// One of the four error types: the struct, its status, its constructors,
+/// `Display`, `Debug`, and (through [`methods!`]) every builder and
+/// accessor.
+macro_rules! error_type {
+    ($(#[$doc:meta])* $name:ident = $status:ident, $message:literal, $kind:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Default)]
+        pub struct $name(pub(crate) Box<Inner>);
+
+        impl $name {
+            /// This type's status code.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            /// use http::StatusCode;
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($name), "::STATUS, StatusCode::", stringify!($status), ");")]
+            /// ```
+            pub const STATUS: StatusCode = StatusCode::$status;
+
+            #[doc = concat!("A `", stringify!($name), "` with nothing known about the failure yet.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let err = ", stringify!($name), "::new();")]
+            /// assert_eq!(err.upstream_name(), None);
+            /// ```
+            #[must_use]
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            #[doc = concat!("A `", stringify!($name), "` for a failure of the named upstream")]
+            /// (see [`with_upstream`](Self::with_upstream)).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use gateway_error::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("fn call() -> Result<(), ", stringify!($name), "> {")]
+            #[doc = concat!("    Err(", stringify!($name), "::upstream(\"product-service\"))")]
+            /// }
+            /// assert_eq!(call().unwrap_err().upstream_name(), Some("product-service"));
+            /// ```
+            #[must_use]
+            pub fn upstream(name: impl Into<Cow<'static, str>>) -> Self {
+                Self::new().with_upstream(name)
+            }
+
+            fn inner(&self) -> &Inner {
+                &self.0
+            }
+
+            fn inner_mut(&mut self) -> &mut Inner {
+                &mut self.0
+            }
+
+            const fn code(&self) -> StatusCode {
+                Self::STATUS
+            }
+        }
+
+        methods! {
+            $name,
+            use: concat!("use gateway_error::", stringify!($name), ";"),
+            new: concat!(stringify!($name), "::new()"),
+            status: concat!(stringify!($name), "::STATUS"),
+            status_doc: "This type's status code.",
+            kind: $kind,
         }
 
         impl fmt::Display for $name {
@@ -684,164 +770,149 @@ macro_rules! error_type {
                 self.0.fmt_debug(f, stringify!($name))
             }
         }
-
-        impl StdError for $name {
-            fn source(&self) -> Option<&(dyn StdError + 'static)> {
-                match &self.0.source {
-                    Some(source) => Some(&**source),
-                    None => None,
-                }
-            }
-        }
     };
 }
 
-error_type! {
-    /// 502 Bad Gateway: the upstream's response was invalid, or the
-    /// connection to it was refused, reset or closed (RFC 9110 section 15.6.3).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, ProxyError};
-    ///
-    /// fn fetch_product() -> Result<String, BadGateway> {
-    ///     Err(BadGateway::upstream("product-service").with_kind(ProxyError::ConnectionRefused))
-    /// }
-    /// let err = fetch_product().unwrap_err();
-    /// assert_eq!(err.status().as_u16(), 502);
-    /// assert_eq!(err.to_string(), "bad gateway (connection_refused)");
-    /// ```
-    BadGateway, BAD_GATEWAY, "bad gateway", ConnectionRefused
-}
-
-error_type! {
-    /// 504 Gateway Timeout: the upstream did not answer in time
-    /// (RFC 9110 section 15.6.5). Not 408, which blames the client.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayTimeout, ProxyError};
-    ///
-    /// let err = GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout);
-    /// assert_eq!(err.status().as_u16(), 504);
-    /// ```
-    GatewayTimeout, GATEWAY_TIMEOUT, "gateway timeout", HttpResponseTimeout
-}
-
-error_type! {
-    /// 503 Service Unavailable: the upstream is down, overloaded or in
-    /// maintenance, usually for a while (RFC 9110 section 15.6.4).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::ServiceUnavailable;
-    /// use std::time::Duration;
-    ///
-    /// let err = ServiceUnavailable::upstream("search").with_retry_after(Duration::from_secs(120));
-    /// assert_eq!(err.status().as_u16(), 503);
-    /// ```
-    ServiceUnavailable, SERVICE_UNAVAILABLE, "service unavailable", DestinationUnavailable
-}
-
-error_type! {
-    /// 500 Internal Server Error, for the gateway's own faults, such as a
-    /// missing route (`destination_not_found`) or a bad configuration
-    /// (`proxy_configuration_error`) (RFC 9110 section 15.6.1).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{InternalServerError, ProxyError};
-    ///
-    /// let err = InternalServerError::new().with_kind(ProxyError::ProxyConfigurationError);
-    /// assert_eq!(err.status().as_u16(), 500);
-    /// ```
-    InternalServerError, INTERNAL_SERVER_ERROR, "internal server error", ProxyConfigurationError
-}
-
-/// Defines [`GatewayError`] from one list of the error types: the enum
-/// (each variant holds the type of its name), `From` for each type, and
-/// every match over the variants (`inner`, `status`, `Display`, `Debug`,
-/// and `delegate!`, which calls a builder method on whichever type an error
-/// holds). A type cannot be added to one place and forgotten in another,
-/// as axum-core's `__composite_rejection!` does for its rejections.
-macro_rules! composite_error {
+/// The one list of the error types. From it come the four types (see
+/// [`error_type!`]), [`GatewayError`] with a variant and a `From` for each,
+/// every match over the variants, the enum's builders and accessors (see
+/// [`methods!`]), [`GatewayError::ALL_STATUSES`], and `with_error_types!`,
+/// which hands the list to the rest of the crate (framework impls,
+/// OpenAPI docs, downcasts). A type cannot be added to one place and
+/// forgotten in another, as axum-core's `__composite_rejection!` does for
+/// its rejections.
+///
+/// Each line: the type, its status, its short `Display` message, and a
+/// fitting RFC 9209 kind for its examples.
+macro_rules! error_types {
     (
         $d:tt
         $(#[$meta:meta])*
-        pub enum $name:ident {
-            $($(#[$variant_meta:meta])* $variant:ident,)+
+        pub enum $enum:ident {
+            $(
+                $(#[$doc:meta])*
+                $name:ident = $status:ident, $message:literal, $kind:ident;
+            )+
         }
     ) => {
+        $(
+            error_type! { $(#[$doc])* $name = $status, $message, $kind }
+        )+
+
         $(#[$meta])*
-        pub enum $name {
-            $($(#[$variant_meta])* $variant($variant),)+
+        pub enum $enum {
+            $(
+                #[doc = concat!("A [`", stringify!($name), "`] ([`", stringify!($name), "::STATUS`]).")]
+                $name($name),
+            )+
         }
 
-        impl $name {
+        impl $enum {
+            /// Every status of the error types, in ascending order (for the
+            /// OpenAPI docs).
+            #[cfg(any(feature = "utoipa", feature = "aide", test))]
+            pub(crate) const ALL_STATUSES: &'static [StatusCode] =
+                &ascending([$($name::STATUS),+]);
+
             pub(crate) fn inner(&self) -> &Inner {
                 match self {
-                    $(Self::$variant(e) => &e.0,)+
+                    $(Self::$name(e) => &e.0,)+
                 }
             }
 
             fn inner_mut(&mut self) -> &mut Inner {
                 match self {
-                    $(Self::$variant(e) => &mut e.0,)+
+                    $(Self::$name(e) => &mut e.0,)+
                 }
             }
 
-            const fn variant_status(&self) -> StatusCode {
+            const fn code(&self) -> StatusCode {
                 match self {
-                    $(Self::$variant(_) => $variant::STATUS,)+
+                    $(Self::$name(_) => $name::STATUS,)+
                 }
+            }
+
+            /// The error type whose status is `status`; any other status
+            /// gives a [`BadGateway`].
+            pub(crate) fn for_status(status: StatusCode, inner: Inner) -> Self {
+                let inner = Box::new(inner);
+                $(
+                    if status == $name::STATUS {
+                        return Self::$name($name(inner));
+                    }
+                )+
+                Self::BadGateway(BadGateway(inner))
             }
         }
 
-        /// Calls the same builder method on whichever type `$error` holds.
-        macro_rules! delegate {
-            ($d error:ident, $d method:ident($d arg:ident)) => {
-                match $d error {
-                    $(Self::$variant(e) => Self::$variant(e.$d method($d arg)),)+
-                }
-            };
+        methods! {
+            $enum,
+            use: "use gateway_error::{BadGateway, GatewayError};",
+            new: "GatewayError::from(BadGateway::new())",
+            status: "BadGateway::STATUS",
+            status_doc: "The status code: that of the error type it holds.",
+            kind: ConnectionRefused,
         }
 
-        impl fmt::Display for $name {
+        impl fmt::Display for $enum {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
-                    $(Self::$variant(e) => e.fmt(f),)+
+                    $(Self::$name(e) => e.fmt(f),)+
                 }
             }
         }
 
-        impl fmt::Debug for $name {
+        impl fmt::Debug for $enum {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
-                    $(Self::$variant(e) => e.fmt(f),)+
+                    $(Self::$name(e) => e.fmt(f),)+
                 }
             }
         }
 
         $(
-            impl From<$variant> for $name {
-                fn from(err: $variant) -> Self {
-                    Self::$variant(err)
+            impl From<$name> for $enum {
+                fn from(err: $name) -> Self {
+                    Self::$name(err)
                 }
             }
         )+
+
+        /// Calls `$callback!` with `GatewayError` and the four error types,
+        /// from the one list of [`error_types!`]: what every impl and every
+        /// lookup over them elsewhere in the crate is written from.
+        macro_rules! with_error_types {
+            ($d callback:ident) => {
+                $d callback! { $enum, $($name),+ }
+            };
+        }
     };
 }
 
-composite_error! {
+/// `statuses` in ascending order (an insertion sort: the list is short).
+#[cfg(any(feature = "utoipa", feature = "aide", test))]
+const fn ascending<const N: usize>(mut statuses: [StatusCode; N]) -> [StatusCode; N] {
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && statuses[j - 1].as_u16() > statuses[j].as_u16() {
+            let earlier = statuses[j - 1];
+            statuses[j - 1] = statuses[j];
+            statuses[j] = earlier;
+            j -= 1;
+        }
+        i += 1;
+    }
+    statuses
+}
+
+error_types! {
     $
     /// Any of the four gateway errors.
     ///
     /// Each error type converts into it with `From`, so `?` works in handlers
-    /// returning `Result<_, GatewayError>`.
+    /// returning `Result<_, GatewayError>`. Its builders and accessors are
+    /// those of the four types.
     ///
     /// # Examples
     ///
@@ -870,26 +941,65 @@ composite_error! {
     #[non_exhaustive]
     #[derive(Clone)]
     pub enum GatewayError {
-        /// 502 Bad Gateway.
-        BadGateway,
-        /// 504 Gateway Timeout.
-        GatewayTimeout,
-        /// 503 Service Unavailable.
-        ServiceUnavailable,
-        /// 500 Internal Server Error.
-        InternalServerError,
+        /// 502 Bad Gateway: the upstream's response was invalid, or the
+        /// connection to it was refused, reset or closed (RFC 9110 section 15.6.3).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use gateway_error::{BadGateway, ProxyError};
+        ///
+        /// fn fetch_product() -> Result<String, BadGateway> {
+        ///     Err(BadGateway::upstream("product-service").with_kind(ProxyError::ConnectionRefused))
+        /// }
+        /// let err = fetch_product().unwrap_err();
+        /// assert_eq!(err.status().as_u16(), 502);
+        /// assert_eq!(err.to_string(), "bad gateway (connection_refused)");
+        /// ```
+        BadGateway = BAD_GATEWAY, "bad gateway", ConnectionRefused;
+
+        /// 504 Gateway Timeout: the upstream did not answer in time
+        /// (RFC 9110 section 15.6.5). Not 408, which blames the client.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use gateway_error::{GatewayTimeout, ProxyError};
+        ///
+        /// let err = GatewayTimeout::upstream("pricing").with_kind(ProxyError::HttpResponseTimeout);
+        /// assert_eq!(err.status().as_u16(), 504);
+        /// ```
+        GatewayTimeout = GATEWAY_TIMEOUT, "gateway timeout", HttpResponseTimeout;
+
+        /// 503 Service Unavailable: the upstream is down, overloaded or in
+        /// maintenance, usually for a while (RFC 9110 section 15.6.4).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use gateway_error::ServiceUnavailable;
+        /// use std::time::Duration;
+        ///
+        /// let err = ServiceUnavailable::upstream("search").with_retry_after(Duration::from_secs(120));
+        /// assert_eq!(err.status().as_u16(), 503);
+        /// ```
+        ServiceUnavailable = SERVICE_UNAVAILABLE, "service unavailable", DestinationUnavailable;
+
+        /// 500 Internal Server Error, for the gateway's own faults, such as a
+        /// missing route (`destination_not_found`) or a bad configuration
+        /// (`proxy_configuration_error`) (RFC 9110 section 15.6.1).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use gateway_error::{InternalServerError, ProxyError};
+        ///
+        /// let err = InternalServerError::new().with_kind(ProxyError::ProxyConfigurationError);
+        /// assert_eq!(err.status().as_u16(), 500);
+        /// ```
+        InternalServerError = INTERNAL_SERVER_ERROR, "internal server error", ProxyConfigurationError;
     }
 }
-
-/// Compiles only while `with_error_types!` lists exactly the enum's variants.
-macro_rules! same_as_the_variants {
-    (GatewayError, $($variant:ident),+) => {
-        const _: fn(&GatewayError) = |error| match error {
-            $(GatewayError::$variant(_))|+ => {}
-        };
-    };
-}
-with_error_types!(same_as_the_variants);
 
 impl GatewayError {
     /// The error for `kind` with the status RFC 9209 recommends for it.
@@ -910,363 +1020,22 @@ impl GatewayError {
     /// assert_eq!(err.upstream_name(), Some("product-service"));
     /// ```
     #[must_use]
-    pub fn from_kind(
-        upstream: impl Into<std::borrow::Cow<'static, str>>,
-        kind: ProxyError,
-    ) -> Self {
+    pub fn from_kind(upstream: impl Into<Cow<'static, str>>, kind: ProxyError) -> Self {
         Self::for_status(kind.recommended_status(), Inner::default()).map(|inner| {
             inner.upstream = Some(text::clean(upstream.into(), MAX_NAME_LEN));
             inner.kind = Some(kind);
         })
     }
 
-    /// The error type for `status`: 500, 503 and 504 map to their types,
-    /// anything else to [`BadGateway`].
     /// This error, after the gateway's own retry policy retried the
     /// upstream (see [`Retried`](crate::retry::Retried)).
     pub(crate) fn retried(self) -> Self {
         self.map(|inner| inner.no_retry = Some(NoRetry::Retried))
     }
 
-    pub(crate) fn for_status(status: StatusCode, inner: Inner) -> Self {
-        let inner = Box::new(inner);
-        match status {
-            StatusCode::GATEWAY_TIMEOUT => Self::GatewayTimeout(GatewayTimeout(inner)),
-            StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable(ServiceUnavailable(inner)),
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                Self::InternalServerError(InternalServerError(inner))
-            }
-            _ => Self::BadGateway(BadGateway(inner)),
-        }
-    }
-
     fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {
         f(self.inner_mut());
         self
-    }
-
-    /// Sets the upstream's name (see [`BadGateway::with_upstream`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("a", ProxyError::DnsError).with_upstream("b");
-    /// assert_eq!(err.upstream_name(), Some("b"));
-    /// ```
-    #[must_use]
-    pub fn with_upstream(self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        delegate!(self, with_upstream(name))
-    }
-
-    /// Sets the client-facing details (see [`BadGateway::with_details`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("search", ProxyError::ConnectionRefused)
-    ///     .with_details("Search is restarting.");
-    /// assert_eq!(err.details(), Some("Search is restarting."));
-    /// ```
-    #[must_use]
-    pub fn with_details(self, details: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        delegate!(self, with_details(details))
-    }
-
-    /// Sets the RFC 9209 kind; the status stays (see [`BadGateway::with_kind`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from(BadGateway::new()).with_kind(ProxyError::HttpProtocolError);
-    /// assert_eq!(err.kind(), Some(ProxyError::HttpProtocolError));
-    /// ```
-    #[must_use]
-    pub fn with_kind(self, kind: ProxyError) -> Self {
-        delegate!(self, with_kind(kind))
-    }
-
-    /// Sets the retry hint (see [`BadGateway::with_retry_after`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError, RetryAfter};
-    ///
-    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionLimitReached)
-    ///     .with_retry_after(RetryAfter::from_secs(2));
-    /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(2)));
-    /// ```
-    #[must_use]
-    pub fn with_retry_after(self, retry_after: impl Into<RetryAfter>) -> Self {
-        delegate!(self, with_retry_after(retry_after))
-    }
-
-    /// Keeps `source` as the cause, for logs only (see [`BadGateway::with_source`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("db", ProxyError::DnsError).with_source(std::fmt::Error);
-    /// assert!(std::error::Error::source(&err).is_some());
-    /// ```
-    #[must_use]
-    pub fn with_source(self, source: impl StdError + Send + Sync + 'static) -> Self {
-        delegate!(self, with_source(source))
-    }
-
-    /// Sets the next hop (see [`BadGateway::with_next_hop`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionRefused).with_next_hop("10.0.0.9:5432");
-    /// assert_eq!(err.next_hop(), Some("10.0.0.9:5432"));
-    /// ```
-    #[must_use]
-    pub fn with_next_hop(self, next_hop: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        delegate!(self, with_next_hop(next_hop))
-    }
-
-    /// Sets the status the upstream answered with (see [`BadGateway::with_received_status`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    /// use http::StatusCode;
-    ///
-    /// let err = GatewayError::from(BadGateway::new()).with_received_status(StatusCode::NOT_FOUND);
-    /// assert_eq!(err.received_status(), Some(StatusCode::NOT_FOUND));
-    /// ```
-    #[must_use]
-    pub fn with_received_status(self, status: StatusCode) -> Self {
-        delegate!(self, with_received_status(status))
-    }
-
-    /// Sets the request id shown to the client (see [`BadGateway::with_request_id`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// let err = GatewayError::from(BadGateway::new()).with_request_id("r-9");
-    /// assert_eq!(err.request_id(), Some("r-9"));
-    /// ```
-    #[must_use]
-    pub fn with_request_id(self, request_id: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        delegate!(self, with_request_id(request_id))
-    }
-
-    /// Keeps the upstream's `Proxy-Status` field (see
-    /// [`BadGateway::with_upstream_proxy_status`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    /// use http::HeaderValue;
-    ///
-    /// let err = GatewayError::from(BadGateway::new())
-    ///     .with_upstream_proxy_status(HeaderValue::from_static("lb; error=dns_timeout"));
-    /// assert!(err.upstream_proxy_status().is_some());
-    /// ```
-    #[must_use]
-    pub fn with_upstream_proxy_status(self, value: HeaderValue) -> Self {
-        delegate!(self, with_upstream_proxy_status(value))
-    }
-
-    /// The status code: 502, 504, 503 or 500.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ServiceUnavailable};
-    ///
-    /// let err = GatewayError::from(ServiceUnavailable::new());
-    /// assert_eq!(err.status().as_u16(), 503);
-    /// ```
-    #[must_use]
-    pub const fn status(&self) -> StatusCode {
-        self.variant_status()
-    }
-
-    /// The upstream's name, if known.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// let err = GatewayError::from(BadGateway::upstream("users"));
-    /// assert_eq!(err.upstream_name(), Some("users"));
-    /// ```
-    #[must_use]
-    pub fn upstream_name(&self) -> Option<&str> {
-        self.inner().upstream()
-    }
-
-    /// The client-facing details the caller set, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// let err = GatewayError::from(BadGateway::new().with_details("Try the mirror."));
-    /// assert_eq!(err.details(), Some("Try the mirror."));
-    /// ```
-    #[must_use]
-    pub fn details(&self) -> Option<&str> {
-        self.inner().details()
-    }
-
-    /// The RFC 9209 error type, if known.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("db", ProxyError::DnsError);
-    /// assert_eq!(err.kind(), Some(ProxyError::DnsError));
-    /// ```
-    #[must_use]
-    pub fn kind(&self) -> Option<ProxyError> {
-        self.inner().kind()
-    }
-
-    /// Whether the request may have reached the upstream; `None` when no
-    /// kind is known.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, Phase, ProxyError};
-    ///
-    /// let err = GatewayError::from_kind("db", ProxyError::ConnectionReadTimeout);
-    /// assert_eq!(err.phase(), Some(Phase::MaybeSent));
-    /// ```
-    #[must_use]
-    pub fn phase(&self) -> Option<Phase> {
-        self.inner().kind().map(ProxyError::phase)
-    }
-
-    /// The retry hint, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, RetryAfter, ServiceUnavailable};
-    ///
-    /// let err = GatewayError::from(ServiceUnavailable::new().with_retry_after(RetryAfter::from_secs(9)));
-    /// assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(9)));
-    /// ```
-    #[must_use]
-    pub fn retry_after(&self) -> Option<RetryAfter> {
-        self.inner().retry_after
-    }
-
-    /// The next hop, if set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// let err = GatewayError::from(BadGateway::new().with_next_hop("10.1.2.3:443"));
-    /// assert_eq!(err.next_hop(), Some("10.1.2.3:443"));
-    /// ```
-    #[must_use]
-    pub fn next_hop(&self) -> Option<&str> {
-        self.inner().next_hop.as_deref()
-    }
-
-    /// The status the upstream answered with, if set.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    /// use http::StatusCode;
-    ///
-    /// let err = GatewayError::from(BadGateway::new().with_received_status(StatusCode::BAD_GATEWAY));
-    /// assert_eq!(err.received_status(), Some(StatusCode::BAD_GATEWAY));
-    /// ```
-    #[must_use]
-    pub fn received_status(&self) -> Option<StatusCode> {
-        self.inner().received_status()
-    }
-
-    /// The request id set on the error, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// let err = GatewayError::from(BadGateway::new().with_request_id("r-1"));
-    /// assert_eq!(err.request_id(), Some("r-1"));
-    /// ```
-    #[must_use]
-    pub fn request_id(&self) -> Option<&str> {
-        self.inner().request_id()
-    }
-
-    /// The upstream's `Proxy-Status` field, if kept: all its field lines as
-    /// one list value, as received (before any policy applies).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{BadGateway, GatewayError};
-    ///
-    /// assert!(GatewayError::from(BadGateway::new()).upstream_proxy_status().is_none());
-    /// ```
-    #[must_use]
-    pub fn upstream_proxy_status(&self) -> Option<&HeaderValue> {
-        self.inner().upstream_proxy_status.as_ref()
-    }
-
-    /// Whether a request with this method may be sent again automatically
-    /// (see [`BadGateway::is_retryable`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::{GatewayError, ProxyError};
-    /// use http::Method;
-    ///
-    /// let refused = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
-    /// assert!(refused.is_retryable(&Method::POST));
-    /// let timed_out = GatewayError::from_kind("db", ProxyError::HttpResponseTimeout);
-    /// assert!(!timed_out.is_retryable(&Method::POST));
-    /// assert!(timed_out.is_retryable(&Method::PUT));
-    /// ```
-    #[must_use]
-    pub fn is_retryable(&self, method: &Method) -> bool {
-        self.inner()
-            .retryable(self.status(), Some(method))
-            .unwrap_or(false)
-    }
-}
-
-impl StdError for GatewayError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match &self.inner().source {
-            Some(source) => Some(&**source),
-            None => None,
-        }
     }
 }
 
@@ -1285,6 +1054,73 @@ mod tests {
         assert_traits::<InternalServerError>();
         assert!(size_of::<GatewayError>() <= 24);
         assert_eq!(size_of::<BadGateway>(), size_of::<usize>());
+    }
+
+    #[test]
+    fn the_enum_builds_and_reads_what_each_type_does() {
+        let cause: Source = Arc::new(std::fmt::Error);
+        let proxy_status = HeaderValue::from_static("lb; error=dns_timeout");
+        macro_rules! each {
+            ($all:ident, $($ty:ident),+) => {$(
+                let by_type = $ty::new()
+                    .with_upstream("u")
+                    .with_details("d")
+                    .with_kind(ProxyError::ConnectionTimeout)
+                    .with_retry_after(RetryAfter::from_secs(3))
+                    .with_shared_source(Arc::clone(&cause))
+                    .with_next_hop("h")
+                    .with_received_status(StatusCode::NOT_FOUND)
+                    .with_request_id("r")
+                    .with_upstream_proxy_status(proxy_status.clone());
+                let by_enum = $all::from($ty::new())
+                    .with_upstream("u")
+                    .with_details("d")
+                    .with_kind(ProxyError::ConnectionTimeout)
+                    .with_retry_after(RetryAfter::from_secs(3))
+                    .with_shared_source(Arc::clone(&cause))
+                    .with_next_hop("h")
+                    .with_received_status(StatusCode::NOT_FOUND)
+                    .with_request_id("r")
+                    .with_upstream_proxy_status(proxy_status.clone());
+                assert_eq!(format!("{by_enum:?}"), format!("{by_type:?}"));
+                assert_eq!(by_enum.to_string(), by_type.to_string());
+                assert_eq!(by_enum.status(), $ty::STATUS);
+                assert_eq!(by_type.status(), $ty::STATUS);
+                for err in [by_enum.clone(), $all::from(by_type)] {
+                    assert_eq!(err.upstream_name(), Some("u"));
+                    assert_eq!(err.details(), Some("d"));
+                    assert_eq!(err.kind(), Some(ProxyError::ConnectionTimeout));
+                    assert_eq!(err.phase(), Some(Phase::NotSent));
+                    assert_eq!(err.retry_after(), Some(RetryAfter::from_secs(3)));
+                    assert_eq!(err.next_hop(), Some("h"));
+                    assert_eq!(err.received_status(), Some(StatusCode::NOT_FOUND));
+                    assert_eq!(err.request_id(), Some("r"));
+                    assert_eq!(err.upstream_proxy_status(), Some(&proxy_status));
+                    // A 404 from the upstream comes again.
+                    assert!(!err.is_retryable(&Method::GET));
+                    let source = StdError::source(&err).expect("a source");
+                    assert!(std::ptr::addr_eq(source, &*cause));
+                }
+                let for_status = $all::for_status($ty::STATUS, Inner::default());
+                assert!(matches!(for_status, $all::$ty(_)), "{for_status:?}");
+            )+};
+        }
+        with_error_types!(each);
+        assert_eq!(
+            GatewayError::ALL_STATUSES
+                .iter()
+                .map(StatusCode::as_u16)
+                .collect::<Vec<_>>(),
+            [500, 502, 503, 504]
+        );
+        for other in [
+            StatusCode::OK,
+            StatusCode::NOT_FOUND,
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+        ] {
+            let err = GatewayError::for_status(other, Inner::default());
+            assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
+        }
     }
 
     #[test]

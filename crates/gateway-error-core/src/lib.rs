@@ -52,23 +52,11 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// Calls `$callback!` with `GatewayError` and the four error types: the
-/// one list that every impl and every lookup over them is written from
-/// (`error.rs` checks it against the enum's variants).
-macro_rules! with_error_types {
-    ($callback:ident) => {
-        $callback! {
-            GatewayError,
-            BadGateway,
-            GatewayTimeout,
-            ServiceUnavailable,
-            InternalServerError
-        }
-    };
-}
-
 mod classify;
 mod context;
+// `with_error_types!`, made from the one list of the error types, is used by
+// the modules declared after this one.
+#[macro_use]
 mod error;
 mod ext;
 mod framework;

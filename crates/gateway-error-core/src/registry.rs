@@ -30,10 +30,24 @@ pub enum Phase {
     MaybeSent,
 }
 
+/// What sending the same request again can do for a failure of a kind:
+/// the registry table's fourth column.
+enum Retry {
+    /// A retry may succeed (the upstream may be back, the connection may
+    /// work, the answer may come in time).
+    Helps,
+    /// A retry fails the same way: a certificate, a size limit, the
+    /// configuration, a loop.
+    Fails,
+}
+
+/// The RFC 9209 registry as one table: each line is a kind, its token, its
+/// recommended status, its [`Phase`], whether a retry can change it
+/// ([`Retry`]) and the extra parameters the registry defines for it.
 macro_rules! registry {
     ($(
         $(#[$doc:meta])*
-        $variant:ident = $token:literal => $status:ident, $phase:ident, [$($param:literal),*];
+        $variant:ident = $token:literal => $status:ident, $phase:ident, $retry:ident, [$($param:literal),*];
     )+) => {
         /// An error type of the RFC 9209 Proxy Error Types registry.
         ///
@@ -129,6 +143,15 @@ macro_rules! registry {
                 }
             }
 
+            /// Whether a retry cannot change a failure of this kind: the same
+            /// request fails the same way (a certificate, a size limit, the
+            /// configuration, a loop...). The table's `Fails` column.
+            pub(crate) const fn retry_cannot_change(self) -> bool {
+                match self {
+                    $( Self::$variant => matches!(Retry::$retry, Retry::Fails), )+
+                }
+            }
+
             /// The extra `Proxy-Status` parameters RFC 9209 defines for this kind.
             ///
             /// # Examples
@@ -161,32 +184,6 @@ macro_rules! registry {
             }
         }
     };
-}
-
-impl ProxyError {
-    /// Whether a retry cannot change a failure of this kind: the same
-    /// request fails the same way (a certificate, a size limit, the
-    /// configuration, a loop...).
-    pub(crate) const fn retry_cannot_change(self) -> bool {
-        use ProxyError::*;
-        matches!(
-            self,
-            DestinationNotFound
-                | DestinationIpProhibited
-                | TlsCertificateError
-                | HttpRequestError
-                | HttpRequestDenied
-                | HttpResponseHeaderSectionSize
-                | HttpResponseHeaderSize
-                | HttpResponseBodySize
-                | HttpResponseTrailerSectionSize
-                | HttpResponseTrailerSize
-                | HttpResponseTransferCoding
-                | HttpResponseContentCoding
-                | ProxyConfigurationError
-                | ProxyLoopDetected
-        )
-    }
 }
 
 impl From<&ProxyError> for &'static str {
@@ -314,69 +311,69 @@ impl<'de> serde::Deserialize<'de> for ProxyError {
 
 registry! {
     /// The DNS lookup for the next hop timed out (RFC 9209 section 2.3.1).
-    DnsTimeout = "dns_timeout" => GATEWAY_TIMEOUT, NotSent, [];
+    DnsTimeout = "dns_timeout" => GATEWAY_TIMEOUT, NotSent, Helps, [];
     /// The DNS lookup for the next hop failed (section 2.3.2).
-    DnsError = "dns_error" => BAD_GATEWAY, NotSent, ["rcode", "info-code"];
+    DnsError = "dns_error" => BAD_GATEWAY, NotSent, Helps, ["rcode", "info-code"];
     /// The proxy has no next hop configured for the request (section 2.3.3).
-    DestinationNotFound = "destination_not_found" => INTERNAL_SERVER_ERROR, NotSent, [];
+    DestinationNotFound = "destination_not_found" => INTERNAL_SERVER_ERROR, NotSent, Fails, [];
     /// Every next hop is down or excluded, e.g. by health checks (section 2.3.4).
-    DestinationUnavailable = "destination_unavailable" => SERVICE_UNAVAILABLE, NotSent, [];
+    DestinationUnavailable = "destination_unavailable" => SERVICE_UNAVAILABLE, NotSent, Helps, [];
     /// The next hop's address is prohibited by policy (section 2.3.5).
-    DestinationIpProhibited = "destination_ip_prohibited" => BAD_GATEWAY, NotSent, [];
+    DestinationIpProhibited = "destination_ip_prohibited" => BAD_GATEWAY, NotSent, Fails, [];
     /// The next hop's address cannot be routed to (section 2.3.6).
-    DestinationIpUnroutable = "destination_ip_unroutable" => BAD_GATEWAY, NotSent, [];
+    DestinationIpUnroutable = "destination_ip_unroutable" => BAD_GATEWAY, NotSent, Helps, [];
     /// The next hop refused the connection (section 2.3.7).
-    ConnectionRefused = "connection_refused" => BAD_GATEWAY, NotSent, [];
+    ConnectionRefused = "connection_refused" => BAD_GATEWAY, NotSent, Helps, [];
     /// The connection closed or reset before a complete response (section 2.3.8).
-    ConnectionTerminated = "connection_terminated" => BAD_GATEWAY, MaybeSent, [];
+    ConnectionTerminated = "connection_terminated" => BAD_GATEWAY, MaybeSent, Helps, [];
     /// Connecting to the next hop timed out (section 2.3.9).
-    ConnectionTimeout = "connection_timeout" => GATEWAY_TIMEOUT, NotSent, [];
+    ConnectionTimeout = "connection_timeout" => GATEWAY_TIMEOUT, NotSent, Helps, [];
     /// Reading from the next hop timed out (section 2.3.10).
-    ConnectionReadTimeout = "connection_read_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
+    ConnectionReadTimeout = "connection_read_timeout" => GATEWAY_TIMEOUT, MaybeSent, Helps, [];
     /// Writing to the next hop timed out (section 2.3.11).
-    ConnectionWriteTimeout = "connection_write_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
+    ConnectionWriteTimeout = "connection_write_timeout" => GATEWAY_TIMEOUT, MaybeSent, Helps, [];
     /// The proxy's limit of connections to the next hop is reached (section 2.3.12).
-    ConnectionLimitReached = "connection_limit_reached" => SERVICE_UNAVAILABLE, NotSent, [];
+    ConnectionLimitReached = "connection_limit_reached" => SERVICE_UNAVAILABLE, NotSent, Helps, [];
     /// A TLS error while talking to the next hop (section 2.3.13).
-    TlsProtocolError = "tls_protocol_error" => BAD_GATEWAY, MaybeSent, [];
+    TlsProtocolError = "tls_protocol_error" => BAD_GATEWAY, MaybeSent, Helps, [];
     /// The next hop's TLS certificate failed verification (section 2.3.14).
-    TlsCertificateError = "tls_certificate_error" => BAD_GATEWAY, NotSent, [];
+    TlsCertificateError = "tls_certificate_error" => BAD_GATEWAY, NotSent, Fails, [];
     /// The next hop sent a TLS alert (section 2.3.15).
-    TlsAlertReceived = "tls_alert_received" => BAD_GATEWAY, MaybeSent, ["alert-id", "alert-message"];
+    TlsAlertReceived = "tls_alert_received" => BAD_GATEWAY, MaybeSent, Helps, ["alert-id", "alert-message"];
     /// The client's request was malformed, so it was not forwarded (section 2.3.16).
-    HttpRequestError = "http_request_error" => BAD_REQUEST, NotSent, ["status-code", "status-phrase"];
+    HttpRequestError = "http_request_error" => BAD_REQUEST, NotSent, Fails, ["status-code", "status-phrase"];
     /// The proxy denied the request by policy (section 2.3.17).
-    HttpRequestDenied = "http_request_denied" => FORBIDDEN, NotSent, [];
+    HttpRequestDenied = "http_request_denied" => FORBIDDEN, NotSent, Fails, [];
     /// The next hop's response was incomplete (section 2.3.18).
-    HttpResponseIncomplete = "http_response_incomplete" => BAD_GATEWAY, MaybeSent, [];
+    HttpResponseIncomplete = "http_response_incomplete" => BAD_GATEWAY, MaybeSent, Helps, [];
     /// The response's header section was too large (section 2.3.19).
-    HttpResponseHeaderSectionSize = "http_response_header_section_size" => BAD_GATEWAY, MaybeSent, ["header-section-size"];
+    HttpResponseHeaderSectionSize = "http_response_header_section_size" => BAD_GATEWAY, MaybeSent, Fails, ["header-section-size"];
     /// One response header field was too large (section 2.3.20).
-    HttpResponseHeaderSize = "http_response_header_size" => BAD_GATEWAY, MaybeSent, ["header-name", "header-size"];
+    HttpResponseHeaderSize = "http_response_header_size" => BAD_GATEWAY, MaybeSent, Fails, ["header-name", "header-size"];
     /// The response body was too large (section 2.3.21).
-    HttpResponseBodySize = "http_response_body_size" => BAD_GATEWAY, MaybeSent, ["body-size"];
+    HttpResponseBodySize = "http_response_body_size" => BAD_GATEWAY, MaybeSent, Fails, ["body-size"];
     /// The response's trailer section was too large (section 2.3.22).
-    HttpResponseTrailerSectionSize = "http_response_trailer_section_size" => BAD_GATEWAY, MaybeSent, ["trailer-section-size"];
+    HttpResponseTrailerSectionSize = "http_response_trailer_section_size" => BAD_GATEWAY, MaybeSent, Fails, ["trailer-section-size"];
     /// One response trailer field was too large (section 2.3.23).
-    HttpResponseTrailerSize = "http_response_trailer_size" => BAD_GATEWAY, MaybeSent, ["trailer-name", "trailer-size"];
+    HttpResponseTrailerSize = "http_response_trailer_size" => BAD_GATEWAY, MaybeSent, Fails, ["trailer-name", "trailer-size"];
     /// The response's transfer coding could not be decoded (section 2.3.24).
-    HttpResponseTransferCoding = "http_response_transfer_coding" => BAD_GATEWAY, MaybeSent, ["coding"];
+    HttpResponseTransferCoding = "http_response_transfer_coding" => BAD_GATEWAY, MaybeSent, Fails, ["coding"];
     /// The response's content coding could not be decoded (section 2.3.25).
-    HttpResponseContentCoding = "http_response_content_coding" => BAD_GATEWAY, MaybeSent, ["coding"];
+    HttpResponseContentCoding = "http_response_content_coding" => BAD_GATEWAY, MaybeSent, Fails, ["coding"];
     /// No response (headers) arrived in time (section 2.3.26).
-    HttpResponseTimeout = "http_response_timeout" => GATEWAY_TIMEOUT, MaybeSent, [];
+    HttpResponseTimeout = "http_response_timeout" => GATEWAY_TIMEOUT, MaybeSent, Helps, [];
     /// An HTTP upgrade with the next hop failed (section 2.3.27).
-    HttpUpgradeFailed = "http_upgrade_failed" => BAD_GATEWAY, MaybeSent, [];
+    HttpUpgradeFailed = "http_upgrade_failed" => BAD_GATEWAY, MaybeSent, Helps, [];
     /// The next hop violated the HTTP protocol (section 2.3.28).
-    HttpProtocolError = "http_protocol_error" => BAD_GATEWAY, MaybeSent, [];
+    HttpProtocolError = "http_protocol_error" => BAD_GATEWAY, MaybeSent, Helps, [];
     /// The proxy answered itself, without the next hop (section 2.3.29).
-    ProxyInternalResponse = "proxy_internal_response" => INTERNAL_SERVER_ERROR, NotSent, [];
+    ProxyInternalResponse = "proxy_internal_response" => INTERNAL_SERVER_ERROR, NotSent, Helps, [];
     /// The proxy failed internally (section 2.3.30).
-    ProxyInternalError = "proxy_internal_error" => INTERNAL_SERVER_ERROR, MaybeSent, [];
+    ProxyInternalError = "proxy_internal_error" => INTERNAL_SERVER_ERROR, MaybeSent, Helps, [];
     /// The proxy is misconfigured (section 2.3.31).
-    ProxyConfigurationError = "proxy_configuration_error" => INTERNAL_SERVER_ERROR, NotSent, [];
+    ProxyConfigurationError = "proxy_configuration_error" => INTERNAL_SERVER_ERROR, NotSent, Fails, [];
     /// The proxy found the request looping through it (section 2.3.32).
-    ProxyLoopDetected = "proxy_loop_detected" => BAD_GATEWAY, NotSent, [];
+    ProxyLoopDetected = "proxy_loop_detected" => BAD_GATEWAY, NotSent, Fails, [];
 }
 
 #[cfg(test)]
@@ -491,6 +488,34 @@ mod tests {
         assert_eq!(
             format!("{:>20}", ProxyError::DnsError),
             "           dns_error"
+        );
+    }
+
+    #[test]
+    fn a_retry_cannot_change_exactly_these_kinds() {
+        let same_again: Vec<&str> = ProxyError::VARIANTS
+            .iter()
+            .filter(|kind| kind.retry_cannot_change())
+            .map(|kind| kind.as_str())
+            .collect();
+        assert_eq!(
+            same_again,
+            [
+                "destination_not_found",
+                "destination_ip_prohibited",
+                "tls_certificate_error",
+                "http_request_error",
+                "http_request_denied",
+                "http_response_header_section_size",
+                "http_response_header_size",
+                "http_response_body_size",
+                "http_response_trailer_section_size",
+                "http_response_trailer_size",
+                "http_response_transfer_coding",
+                "http_response_content_coding",
+                "proxy_configuration_error",
+                "proxy_loop_detected",
+            ]
         );
     }
 

@@ -143,34 +143,25 @@ pub enum ErrorBody {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemDetails {}
 
-/// The four statuses, in order.
-const ALL_STATUSES: [StatusCode; 4] = [
-    StatusCode::INTERNAL_SERVER_ERROR,
-    StatusCode::BAD_GATEWAY,
-    StatusCode::SERVICE_UNAVAILABLE,
-    StatusCode::GATEWAY_TIMEOUT,
-];
-
 /// The statuses an error type can produce.
 trait Statuses {
     const STATUSES: &'static [StatusCode];
 }
 
-impl Statuses for BadGateway {
-    const STATUSES: &'static [StatusCode] = &[StatusCode::BAD_GATEWAY];
+macro_rules! statuses {
+    ($all:ident, $($ty:ident),+) => {
+        impl Statuses for $all {
+            const STATUSES: &'static [StatusCode] = $all::ALL_STATUSES;
+        }
+        $(
+            impl Statuses for $ty {
+                const STATUSES: &'static [StatusCode] = &[$ty::STATUS];
+            }
+        )+
+    };
 }
-impl Statuses for ServiceUnavailable {
-    const STATUSES: &'static [StatusCode] = &[StatusCode::SERVICE_UNAVAILABLE];
-}
-impl Statuses for GatewayTimeout {
-    const STATUSES: &'static [StatusCode] = &[StatusCode::GATEWAY_TIMEOUT];
-}
-impl Statuses for InternalServerError {
-    const STATUSES: &'static [StatusCode] = &[StatusCode::INTERNAL_SERVER_ERROR];
-}
-impl Statuses for GatewayError {
-    const STATUSES: &'static [StatusCode] = &ALL_STATUSES;
-}
+
+with_error_types!(statuses);
 
 /// A JSON type a value may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -654,14 +645,14 @@ trait BodyType {
 impl BodyType for ErrorBody {
     const NAME: &'static str = "GatewayErrorBody";
     fn schema() -> Schema {
-        json_body(&ALL_STATUSES)
+        json_body(GatewayError::ALL_STATUSES)
     }
 }
 
 impl BodyType for ProblemDetails {
     const NAME: &'static str = "GatewayProblemDetails";
     fn schema() -> Schema {
-        problem_body(&ALL_STATUSES)
+        problem_body(GatewayError::ALL_STATUSES)
     }
 }
 
@@ -671,7 +662,7 @@ mod tests {
 
     #[test]
     fn every_rendered_header_is_described() {
-        for doc in responses(&ALL_STATUSES) {
+        for doc in responses(GatewayError::ALL_STATUSES) {
             let names: Vec<&str> = doc.headers.iter().map(|h| h.name.as_str()).collect();
             for name in [
                 "cache-control",

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::*;
+use crate::{GatewayError, ProxyError, RetryAfter};
 
 const TEN_MS: Duration = Duration::from_millis(10);
 
