@@ -236,10 +236,13 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RetryAfter> {
         // commas (an HTTP date has a comma of its own, so only
         // delay-seconds are split out).
         let parts = whole.is_none().then(|| {
-            line.to_str().unwrap_or_default().split(',').filter_map(|part| {
-                let part = part.trim_matches([' ', '\t']);
-                is_digits(part).then(|| part.parse().ok()).flatten()
-            })
+            line.to_str()
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|part| {
+                    let part = part.trim_matches([' ', '\t']);
+                    is_digits(part).then(|| part.parse().ok()).flatten()
+                })
         });
         whole.into_iter().chain(parts.into_iter().flatten())
     });

@@ -14,11 +14,11 @@
 //!   configuration error, a loop), nor a gateway's answer relaying an
 //!   upstream status that comes again (a `received-status` of 404, say).
 //!   Any other response is not a failure. This is the rule by which a
-//!   gateway renders its `retryable` member; when the policy reads a
-//!   gateway's body, a `"retryable": false` in it stops it too. The
-//!   upstream status travels in the head only in `Proxy-Status`, so
-//!   integrations that read only heads (below) see it only from gateways
-//!   that name themselves.
+//!   gateway renders its `retryable` member; a `"retryable": false` in a
+//!   gateway's body (it already retried, or its upstream's answer could not
+//!   be used) stops the policy too. The upstream status travels in the
+//!   head only in `Proxy-Status`, so a policy that reads heads alone sees
+//!   it only from gateways that name themselves.
 //! - **Whether a retry is safe** (RFC 9110, section 9.2.2). A request that
 //!   never reached the upstream ([`Phase::NotSent`]: refused, DNS, connect
 //!   timeout...) may be sent again whatever its method; one that may have
@@ -26,26 +26,35 @@
 //!   TRACE, PUT, DELETE). A failure of unknown phase counts as sent.
 //! - **How long to wait.** `Retry-After` (a delay or a date) when the answer
 //!   carries one, if it is within the policy's maximum; a longer hint means
-//!   giving up at once rather than waiting. Otherwise a jittered exponential
-//!   [`ExponentialBackoff`].
+//!   giving up at once rather than waiting (a hint too large to represent
+//!   saturates; several field lines count as the longest). Otherwise a
+//!   jittered exponential [`ExponentialBackoff`].
 //! - **How often.** At most [`max_retries`](RetryPolicy::with_max_retries)
 //!   retries per request, and a [`Budget`] shared by every request of a
 //!   client, so that a burst of failures does not multiply the load on a
 //!   struggling upstream.
+//! - **At one layer.** When the policy gave up after retrying (or its budget
+//!   stopped it), the integrations hand back a [`Retried`]; a gateway that
+//!   answers with it tells its own clients not to retry, so that a client
+//!   and a gateway that both retry do not multiply.
 //!
 //! The policy plugs into clients through features named after the crates:
 //!
 //! | feature | what |
 //! |---|---|
-//! | `tower` | `RetryPolicy` is a `tower::retry::Policy` for `http::Request<B: Clone>`, for hyper-util's client and any tower HTTP client; `Budget` is a tower retry budget |
+//! | `tower` | `RetryLayer` for `http::Request<B: Clone>` over hyper-util's client and any tower HTTP client; `RetryPolicy` is also a `tower::retry::Policy` (heads only); `Budget` is a tower retry budget |
 //! | `reqwest-middleware` | `RetryPolicy` is a `reqwest_middleware::Middleware` |
 //! | `backon` | `RetryPolicy` is a backon `BackoffBuilder`; [`RetryPolicy::when`] and [`RetryPolicy::adjust`] go into backon's `Retryable::when` and `adjust` |
 //!
-//! The tower and reqwest integrations decide from a response's status and
-//! headers (`Retry-After`, `Proxy-Status`), not its body: reading a body
-//! would take it from the caller. Gateways that name themselves in
-//! `Proxy-Status` (see [`Policy::with_proxy_name`](crate::Policy::with_proxy_name))
-//! give their clients everything they need in the headers.
+//! `RetryLayer` and the reqwest-middleware policy decide from a response's
+//! status and headers (`Retry-After`, `Proxy-Status`), and, when those say a
+//! retry may help, from a failing gateway answer's JSON body too (read
+//! bounded, every byte handed back to the caller), where a gateway says
+//! `"retryable": false`. tower's own `Retry` with this policy must decide
+//! before it could read a body: it reads heads only. Gateways that name
+//! themselves in `Proxy-Status` (see
+//! [`Policy::with_proxy_name`](crate::Policy::with_proxy_name)) give their
+//! clients the rest of what they need in the headers.
 //!
 //! # Examples
 //!
