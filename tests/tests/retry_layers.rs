@@ -337,3 +337,47 @@ async fn half_failing_gets_succeed_as_often_as_with_the_client_alone() {
         }
     }
 }
+
+/// Three layers: a client, an edge and a BFF that all retry, in front of an
+/// upstream that always fails. The BFF's "do not retry" travels through the
+/// edge (which stops on it and says it on), so the upstream still sees at
+/// most one layer's worth of retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_do_not_retry_travels_through_every_hop() {
+    for name in ["503", "refused"] {
+        for client in CLIENTS {
+            let upstream = failing(name).await;
+            let (bff_addr, upstream_sent, bff_server) = bff(upstream.addr(), true).await;
+            let (edge_addr, bff_sent, edge_server) = bff(bff_addr, true).await;
+            let url = format!("http://{edge_addr}/products/42");
+            let policy = policy();
+            let workers = (0..CONCURRENCY).map(|_| {
+                let (url, policy) = (url.clone(), policy.clone());
+                async move {
+                    for _ in 0..REQUESTS / CONCURRENCY {
+                        assert!(!call(client, &policy, &Method::GET, &url).await);
+                    }
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(60), join_all(workers))
+                .await
+                .expect("a run ends within a minute");
+            let (upstream_sent, bff_sent) = (
+                upstream_sent.load(Ordering::SeqCst),
+                bff_sent.load(Ordering::SeqCst),
+            );
+            println!(
+                "three layers {name} {client:?}: the edge sent {bff_sent}, the BFF {upstream_sent}"
+            );
+            // The edge retried nothing (the BFF said no), the client
+            // retried nothing (the edge said no on).
+            assert_eq!(bff_sent, REQUESTS, "{name} {client:?}");
+            assert!(
+                upstream_sent as f64 / REQUESTS as f64 <= 1.25,
+                "{name} {client:?}: {upstream_sent}"
+            );
+            edge_server.abort();
+            bff_server.abort();
+        }
+    }
+}

@@ -51,9 +51,9 @@ struct Facts {
     /// same bytes again. A body cut short by the connection fails in the
     /// client's body read instead, before serde_json sees it.
     unusable: bool,
-    /// A retry policy below already retried the request
+    /// What a retry policy below said when it gave up
     /// ([`Retried`](crate::retry::Retried) in the chain).
-    retried: bool,
+    retried: Option<NoRetry>,
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
@@ -106,7 +106,9 @@ impl Facts {
             // An `Io` category is a failed read, not a failed decode.
             self.unusable |= !json.is_io();
         }
-        self.retried |= layer.is::<crate::retry::Retried>();
+        if let Some(retried) = layer.downcast_ref::<crate::retry::Retried>() {
+            self.retried.get_or_insert(retried.no_retry());
+        }
         #[cfg(feature = "tokio")]
         if layer.is::<tokio::time::error::Elapsed>() {
             self.timeout = true;
@@ -229,8 +231,8 @@ impl Facts {
     /// Why a retry cannot help beyond the kind: a complete answer that was
     /// unusable (and nothing says the connection failed as well).
     fn no_retry(&self) -> Option<NoRetry> {
-        if self.retried {
-            return Some(NoRetry::Retried);
+        if self.retried.is_some() {
+            return self.retried;
         }
         (self.unusable && self.io.is_none() && !self.incomplete && !self.timeout)
             .then_some(NoRetry::Unusable)

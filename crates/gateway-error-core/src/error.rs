@@ -1027,10 +1027,20 @@ impl GatewayError {
         })
     }
 
-    /// This error, after the gateway's own retry policy retried the
-    /// upstream (see [`Retried`](crate::retry::Retried)).
-    pub(crate) fn retried(self) -> Self {
-        self.map(|inner| inner.no_retry = Some(NoRetry::Retried))
+    /// The error as this process sends it: itself, or for an error `parse`
+    /// read, the relay of it (see `Inner::relayed`), so that what is logged
+    /// is what the client got.
+    pub(crate) fn as_sent(&self) -> std::borrow::Cow<'_, Self> {
+        match self.inner().relayed(self.status()) {
+            Some((status, inner)) => std::borrow::Cow::Owned(Self::for_status(status, inner)),
+            None => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
+    /// This error, when a retry cannot help for `reason` (the gateway's own
+    /// retry policy already retried: see [`Retried`](crate::retry::Retried)).
+    pub(crate) fn with_no_retry(self, reason: NoRetry) -> Self {
+        self.map(|inner| inner.no_retry = Some(reason))
     }
 
     fn map(mut self, f: impl FnOnce(&mut Inner)) -> Self {

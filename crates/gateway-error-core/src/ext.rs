@@ -149,7 +149,8 @@ fn into_gateway_error(
 }
 
 fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
-    if err.upstream_name().is_some() {
+    // Its own name: a name a parsed answer claimed is not ours.
+    if err.inner().upstream.is_some() {
         err
     } else {
         err.with_upstream(name)
@@ -273,7 +274,7 @@ fn check_status(
     if status.is_client_error() || status.is_server_error() {
         let err = GatewayError::from_upstream_response(name, status, headers);
         Err(match extensions.get::<crate::retry::Retried>() {
-            Some(_) => err.retried(),
+            Some(retried) => err.with_no_retry(retried.no_retry()),
             None => err,
         })
     } else {

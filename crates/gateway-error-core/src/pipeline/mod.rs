@@ -1093,7 +1093,9 @@ impl RequestContext {
         if !pipeline.traces() && pipeline.shared.observers.is_empty() {
             return;
         }
-        let event = ErrorEvent::new(error, &self.0.method, id, rendered_again);
+        // A parsed answer is sent as a relay: the event says what was sent.
+        let sent = error.as_sent();
+        let event = ErrorEvent::new(&sent, &self.0.method, id, rendered_again);
         if pipeline.traces() {
             observe::trace(&event);
         }

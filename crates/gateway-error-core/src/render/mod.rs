@@ -52,8 +52,10 @@ use self::fields::{fields, replaced_by_rerender};
 ///   request's method (absent when the method is unknown and decides it).
 ///   See [`GatewayError::is_retryable`]. When it is `false`, text says so
 ///   too ("Sending this request again is not expected to succeed; do not
-///   resend it automatically.", or "This request may already have been
-///   processed; do not resend it automatically."), and the HTML page tells
+///   resend it automatically.", "This request may already have been
+///   processed; do not resend it automatically.", or, after this gateway's
+///   own retry policy retried, "This gateway already retried the request;
+///   do not resend it automatically."), and the HTML page tells
 ///   a person what to do: try again (now, or in the time `Retry-After`
 ///   gives), check first whether a request that may have gone through did,
 ///   or that trying again will not help.
@@ -114,11 +116,8 @@ pub(crate) struct RenderedParts {
 pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> RenderedParts {
     // An error `parse` read is rendered as a relay of the response it came
     // from: what this hop saw, none of the response's claims.
-    let relayed = error.inner().relayed(error.status());
-    let view = match &relayed {
-        Some((status, inner)) => View::new(*status, inner, ctx),
-        None => View::new(error.status(), error.inner(), ctx),
-    };
+    let sent = error.as_sent();
+    let view = View::new(sent.status(), sent.inner(), ctx);
     let format = ctx.format();
     let head = ctx.method() == Some(&Method::HEAD);
 

@@ -6,6 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Failure;
+use crate::error::NoRetry;
+
 #[cfg(all(doc, feature = "tower"))]
 use super::RetryLayer;
 #[cfg(doc)]
@@ -77,13 +80,19 @@ pub enum Stop {
 ///
 /// The tower ([`RetryLayer`]) and
 /// reqwest-middleware integrations hand it back when they retried (more
-/// than one attempt) or their [`Budget`] stopped them: in the final
-/// response's extensions, or as the final error, whose `source()` is the
-/// last attempt's error. [`ResultExt::upstream`](crate::ResultExt::upstream),
+/// than one attempt), their [`Budget`] stopped them, or the last answer
+/// itself said `"retryable": false` (so that a "no" travels on, hop by
+/// hop): in the final response's extensions, or as the final error, whose
+/// `source()` is the last attempt's error.
+/// [`ResultExt::upstream`](crate::ResultExt::upstream),
 /// [`ResponseExt::error_for_upstream_status`](crate::ResponseExt::error_for_upstream_status)
 /// and [`GatewayError::from_error`] find it there, by type: the gateway
-/// error then renders `"retryable": false` (and in HTML and text "This
-/// gateway already retried the request"), which the client policies honour.
+/// error then renders `"retryable": false`, which the client policies
+/// honour; its text says "This gateway already retried the request; do not
+/// resend it automatically." (the HTML page: "This site already tried again
+/// for you") when this layer retried or ran out of budget. With backon,
+/// which hands back only your error, make the record yourself: wrap the
+/// final error in `Retried::new(attempts, stop).with_source(error)`.
 ///
 /// # Examples
 ///
@@ -175,16 +184,30 @@ impl Retried {
     }
 
     /// The record of a request a policy gave up on after `attempts`, when
-    /// this layer spent retries on it: it retried, or its budget (the
-    /// system is in retry overload) stopped it. `None` when it made one
-    /// attempt for any other reason: that is not retrying, and the usual
-    /// verdicts stand.
+    /// its answer must tell the next client up not to retry: this layer
+    /// retried, or its budget (the system is in retry overload) stopped it,
+    /// or the last answer itself said `"retryable": false` (a gateway below
+    /// already retried, or knows a retry cannot help: the "no" travels on,
+    /// hop by hop). `None` when it made one attempt for any other reason:
+    /// the usual verdicts stand.
     #[cfg_attr(
         not(any(feature = "tower", feature = "reqwest-middleware")),
         allow(dead_code)
     )]
-    pub(crate) fn spent(attempts: u32, stop: Stop) -> Option<Self> {
-        (attempts > 1 || stop == Stop::BudgetExhausted).then(|| Self::new(attempts, stop))
+    pub(crate) fn spent(attempts: u32, stop: Stop, last: &Failure) -> Option<Self> {
+        (attempts > 1 || stop == Stop::BudgetExhausted || last.said_no())
+            .then(|| Self::new(attempts, stop))
+    }
+
+    /// What a gateway error made from this record says: "already retried"
+    /// when this layer retried or ran out of budget, else only that a retry
+    /// cannot help (a "no" from below, relayed).
+    pub(crate) fn no_retry(&self) -> NoRetry {
+        if self.attempts > 1 || self.stop == Stop::BudgetExhausted {
+            NoRetry::Retried
+        } else {
+            NoRetry::Said
+        }
     }
 }
 

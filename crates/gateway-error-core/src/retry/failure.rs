@@ -195,6 +195,12 @@ impl Failure {
         status_allows && !self.no_retry && retry_can_help(self.kind, self.received_status)
     }
 
+    /// Whether the answer itself said not to retry: a gateway's
+    /// `"retryable": false`, or a failure a policy below already gave up on.
+    pub(super) fn said_no(&self) -> bool {
+        self.verdict == Some(false) || self.no_retry
+    }
+
     /// Whether sending the request again is safe (RFC 9110, section 9.2.2).
     pub(super) fn is_safe_for(&self, method: &Method) -> bool {
         self.kind.map(ProxyError::phase) == Some(Phase::NotSent) || method.is_idempotent()

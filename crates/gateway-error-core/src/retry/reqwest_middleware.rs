@@ -15,9 +15,20 @@ use crate::parse::may_hold_a_verdict;
 /// never reached the upstream. A failed attempt is a `reqwest` error
 /// (classified as [`Failure::from_error`] does) or a response that
 /// [`Failure::from_response`] calls a failure, read from its status and
-/// headers only (the body stays the caller's). The wait is a
-/// `tokio::time::sleep`. A request whose body cannot be cloned (a stream)
-/// is sent once. Each request deposits into the policy's budget once.
+/// headers, and, when those say a retry may help, from a gateway error's
+/// JSON body too (at most [`MAX_BODY_LEN`](crate::MAX_BODY_LEN) bytes, read
+/// before the response is handed back, with its URL, extensions and every
+/// byte): a gateway that says `"retryable": false` there is not retried.
+/// The wait is a `tokio::time::sleep`. A request whose body cannot be
+/// cloned (a stream) is sent once. Each request deposits into the policy's
+/// budget once.
+///
+/// When it gives up after retrying (or its budget stopped it, or the answer
+/// said not to retry), the final response carries a [`Retried`] in its
+/// extensions, and a final error becomes
+/// `reqwest_middleware::Error::Middleware` of a [`Retried`] whose `source()`
+/// is the last error (as reqwest-retry wraps its own): match on that, or
+/// let `ResultExt::upstream` classify it, which reads through it.
 ///
 /// # Examples
 ///
@@ -57,8 +68,15 @@ impl Middleware for RetryPolicy {
                     if self.check(copy.method(), &head).is_ok()
                         && may_hold_a_verdict(response.status(), response.headers())
                     {
-                        let (response, failure) = read_verdict(response, head).await?;
-                        (Ok(response), failure)
+                        // A body that fails to arrive is a failed attempt
+                        // like any other.
+                        match read_verdict(response, head).await {
+                            Ok((response, failure)) => (Ok(response), failure),
+                            Err(error) => {
+                                let failure = Failure::from_error(&error);
+                                (Err(Error::Reqwest(error)), failure)
+                            }
+                        }
                     } else {
                         (Ok(response), head)
                     }
@@ -78,7 +96,7 @@ impl Middleware for RetryPolicy {
                     retries += 1;
                     request = copy;
                 }
-                Decision::Stop(stop) => return gave_up(result, retries + 1, stop),
+                Decision::Stop(stop) => return gave_up(result, retries + 1, stop, &failure),
             }
         }
     }
@@ -88,8 +106,13 @@ impl Middleware for RetryPolicy {
 /// the request (see [`Retried`]): in the response's extensions, or as the
 /// error wrapping the last one (a `reqwest_middleware::Error::Middleware`,
 /// as reqwest-retry hands back its `RetryError`).
-fn gave_up(result: Result<Response>, attempts: u32, stop: Stop) -> Result<Response> {
-    let Some(retried) = Retried::spent(attempts, stop) else {
+fn gave_up(
+    result: Result<Response>,
+    attempts: u32,
+    stop: Stop,
+    last: &Failure,
+) -> Result<Response> {
+    let Some(retried) = Retried::spent(attempts, stop, last) else {
         return result;
     };
     match result {
@@ -105,10 +128,13 @@ fn gave_up(result: Result<Response>, attempts: u32, stop: Stop) -> Result<Respon
 /// `read_held`), and gives back the same response: status, version,
 /// headers, extensions, URL and every byte of the body. A body that fails
 /// to arrive is the error reading it would have been.
-async fn read_verdict(response: Response, head: Failure) -> Result<(Response, Failure)> {
+async fn read_verdict(
+    response: Response,
+    head: Failure,
+) -> std::result::Result<(Response, Failure), reqwest::Error> {
     let url = response.url().clone();
     let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-    let (body, held) = read_held(body).await.map_err(Error::Reqwest)?;
+    let (body, held) = read_held(body).await?;
     let failure = held
         .and_then(|held| Failure::from_response(parts.status, &parts.headers, &held))
         .unwrap_or(head);

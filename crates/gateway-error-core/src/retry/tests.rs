@@ -634,3 +634,117 @@ fn decisions_are_debug_events() {
         Some("NotRetryable")
     );
 }
+
+/// Retry at one layer: a failure a policy gave up on after retrying says
+/// so when a gateway answers with it, in every format; a "no" that came
+/// from below (one attempt, the answer said not to retry) says only that a
+/// retry cannot help; one attempt for any other reason changes nothing.
+#[test]
+fn a_gateway_that_already_retried_says_so() {
+    use crate::context::RenderContext;
+    use crate::negotiate::Format;
+    use crate::render::render;
+    use crate::{ResponseExt, ResultExt};
+
+    let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+    let text = |err: &GatewayError, method: &Method| {
+        let ctx = RenderContext::new()
+            .with_format(Format::Text)
+            .with_method(method);
+        String::from_utf8(render(err, &ctx).body().to_vec()).expect("utf-8")
+    };
+    // Through `ResultExt::upstream`, as the final error of a retry.
+    let retried = Err::<(), _>(Retried::new(4, Stop::RetriesExhausted).with_source(refused()))
+        .upstream("catalog")
+        .expect_err("an error");
+    // The source is still classified: never sent.
+    assert_eq!(retried.kind(), Some(ProxyError::ConnectionRefused));
+    assert!(!retried.is_retryable(&Method::GET));
+    assert!(!retried.is_retryable(&Method::POST));
+    assert_eq!(
+        text(&retried, &Method::GET),
+        "502 Bad Gateway\nThe server could not reach the upstream server while trying to fulfill the request.\nThis gateway already retried the request; do not resend it automatically.\n"
+    );
+    let html = render(
+        &retried,
+        &RenderContext::new()
+            .with_format(Format::Html)
+            .with_method(&Method::GET),
+    );
+    let page = std::str::from_utf8(html.body()).expect("utf-8");
+    assert!(
+        page.contains("This site already tried again for you, without success"),
+        "{page}"
+    );
+    let json = render(&retried, &RenderContext::new().with_method(&Method::GET));
+    assert!(
+        std::str::from_utf8(json.body())
+            .expect("utf-8")
+            .contains(r#""retryable":false"#)
+    );
+    // The budget stopped it at the first attempt: the same.
+    let budget = Err::<(), _>(Retried::new(1, Stop::BudgetExhausted).with_source(refused()))
+        .upstream("catalog")
+        .expect_err("an error");
+    assert!(
+        text(&budget, &Method::GET).ends_with(
+            "This gateway already retried the request; do not resend it automatically.\n"
+        )
+    );
+    // A "no" from below, relayed after one attempt: a retry cannot help.
+    let said = Err::<(), _>(Retried::new(1, Stop::NotRetryable).with_source(refused()))
+        .upstream("catalog")
+        .expect_err("an error");
+    assert!(text(&said, &Method::GET).ends_with(
+        "Sending this request again is not expected to succeed; do not resend it automatically.\n"
+    ));
+    // On a response, through `error_for_upstream_status`.
+    let mut response = http::Response::builder()
+        .status(503)
+        .body(())
+        .expect("a response");
+    response
+        .extensions_mut()
+        .insert(Retried::new(3, Stop::RetriesExhausted));
+    let err = response
+        .error_for_upstream_status("catalog")
+        .expect_err("an error status");
+    assert!(!err.is_retryable(&Method::GET));
+    let plain = http::Response::builder()
+        .status(503)
+        .body(())
+        .expect("a response")
+        .error_for_upstream_status("catalog")
+        .expect_err("an error status");
+    assert!(plain.is_retryable(&Method::GET));
+    // And the client's policy stops on it.
+    let policy = policy();
+    assert_eq!(
+        policy.decide(&Method::GET, 0, &Failure::from(&retried)),
+        Decision::Stop(Stop::NotRetryable)
+    );
+}
+
+/// Only a layer that spent retries (or whose budget stopped it, or whose
+/// last answer said no) records it.
+#[test]
+fn only_spent_retries_are_recorded() {
+    let plain = response(503, &[]).expect("a failure");
+    assert!(Retried::spent(1, Stop::NotIdempotent, &plain).is_none());
+    assert!(Retried::spent(1, Stop::RetryAfterTooLong, &plain).is_none());
+    let spent = Retried::spent(4, Stop::RetriesExhausted, &plain).expect("spent");
+    assert_eq!(
+        (spent.attempts(), spent.stop()),
+        (4, Stop::RetriesExhausted)
+    );
+    assert!(Retried::spent(1, Stop::BudgetExhausted, &plain).is_some());
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let no = Failure::from_response(
+        StatusCode::BAD_GATEWAY,
+        &headers,
+        br#"{"error":{"code":502,"retryable":false}}"#,
+    )
+    .expect("a failure");
+    assert!(Retried::spent(1, Stop::NotRetryable, &no).is_some());
+}

@@ -83,7 +83,7 @@ where
                 // A response can say what the policy did (an error type
                 // `E` cannot be wrapped here: `RetryLayer` does that).
                 if let (Ok(response), Some(retried)) =
-                    (result, Retried::spent(self.retries + 1, stop))
+                    (result, Retried::spent(self.retries + 1, stop, &failure))
                 {
                     response.extensions_mut().insert(retried);
                 }
@@ -275,13 +275,23 @@ where
                     && may_hold_a_verdict(response.status(), response.headers())
                 {
                     let (parts, body) = response.into_parts();
-                    let (body, held) = read_held(body).await.map_err(Into::into)?;
-                    let failure = held
-                        .and_then(|held| {
-                            Failure::from_response(parts.status, &parts.headers, &held)
-                        })
-                        .unwrap_or(head);
-                    (Ok(Response::from_parts(parts, body)), failure)
+                    match read_held(body).await {
+                        Ok((body, held)) => {
+                            let failure = held
+                                .and_then(|held| {
+                                    Failure::from_response(parts.status, &parts.headers, &held)
+                                })
+                                .unwrap_or(head);
+                            (Ok(Response::from_parts(parts, body)), failure)
+                        }
+                        // A body that fails to arrive is a failed attempt
+                        // like any other.
+                        Err(error) => {
+                            let error: BoxError = error.into();
+                            let failure = Failure::from_error(&*error);
+                            (Err(error), failure)
+                        }
+                    }
                 } else {
                     (Ok(response.map(RetryBody::new)), head)
                 }
@@ -299,7 +309,7 @@ where
                 request = copy;
             }
             Decision::Stop(stop) => {
-                let Some(retried) = Retried::spent(retries + 1, stop) else {
+                let Some(retried) = Retried::spent(retries + 1, stop, &failure) else {
                     return result;
                 };
                 return match result {
