@@ -376,7 +376,11 @@ impl ProxyError {
     /// fall back on what their io, hyper and reqwest layers say. Once a
     /// layer shows the connection was established (hyper reported the
     /// failure, or a body or status was read), no kind that places the
-    /// failure before the request was sent is given for DNS or TLS.
+    /// failure before the request was sent is given, for DNS, TLS or an io
+    /// kind (Linux reports `ECONNREFUSED` and `EHOSTUNREACH` from `recv` on
+    /// an established connection: that is `connection_terminated`). A bare
+    /// io error with no such layer (your own socket code, or a client
+    /// whose feature is off) is read by its kind alone.
     ///
     /// A connection closed before the response head is
     /// `connection_terminated`; one closed inside the body is

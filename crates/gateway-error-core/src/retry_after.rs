@@ -232,19 +232,13 @@ impl RetryAfter {
 pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RetryAfter> {
     let mut hints = headers.get_all(RETRY_AFTER).iter().flat_map(|line| {
         let whole = RetryAfter::from_header_value(line).ok();
-        // A line that is not one value may be several delays joined with
-        // commas (an HTTP date has a comma of its own, so only
-        // delay-seconds are split out).
-        let parts = whole.is_none().then(|| {
-            line.to_str()
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|part| {
-                    let part = part.trim_matches([' ', '\t']);
-                    is_digits(part).then(|| part.parse().ok()).flatten()
-                })
-        });
-        whole.into_iter().chain(parts.into_iter().flatten())
+        // A line that is not one value may be several joined with commas
+        // by a proxy: delay-seconds, or an HTTP date (which has a comma of
+        // its own, after the day's name).
+        let joined = whole
+            .is_none()
+            .then(|| split_joined(line.to_str().unwrap_or_default()));
+        whole.into_iter().chain(joined.into_iter().flatten())
     });
     let first = hints.next()?;
     // The clock is read only when there is a choice to make.
@@ -260,6 +254,33 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RetryAfter> {
             longest
         }
     }))
+}
+
+/// The values of a line that several were joined into with commas: each
+/// part that is delay-seconds, and each day's name with the part after it
+/// that together are an HTTP date; what is neither is dropped.
+fn split_joined(line: &str) -> Vec<RetryAfter> {
+    let parts: Vec<&str> = line.split(',').collect();
+    let mut values = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        if let Ok(value) = parts[i].parse::<RetryAfter>() {
+            values.push(value);
+            i += 1;
+            continue;
+        }
+        let date = parts
+            .get(i + 1)
+            .and_then(|rest| format!("{},{rest}", parts[i]).parse::<RetryAfter>().ok());
+        match date {
+            Some(date) => {
+                values.push(date);
+                i += 2;
+            }
+            None => i += 1,
+        }
+    }
+    values
 }
 
 /// Formats the field value: `120` or `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -671,6 +692,15 @@ mod tests {
         assert_eq!(from_headers(&headers(&["soon"])), None);
         assert_eq!(from_headers(&headers(&["5, 3600"])), wait(3600));
         assert_eq!(from_headers(&headers(&["5,soon"])), wait(5));
+        // A date joined with a delay keeps its own comma.
+        assert_eq!(
+            from_headers(&headers(&["5, Fri, 31 Dec 9999 23:59:59 GMT"])),
+            Some(RetryAfter::at(secs(MAX_DATE_SECS)))
+        );
+        assert_eq!(
+            from_headers(&headers(&["Sun, 06 Nov 1994 08:49:37 GMT, 7"])),
+            wait(7)
+        );
         // A date far ahead waits longer than a short delay; one in the
         // past waits less.
         let far = headers(&["5", "Fri, 31 Dec 9999 23:59:59 GMT"]);

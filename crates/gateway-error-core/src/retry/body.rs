@@ -146,3 +146,85 @@ where
     };
     Ok((body, Some(held)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use http_body_util::{BodyExt as _, Full};
+
+    use super::*;
+
+    /// A body of these frames, then its end.
+    struct Frames(VecDeque<Result<Frame<Bytes>, &'static str>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = &'static str;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, &'static str>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    fn frames(frames: Vec<Result<Frame<Bytes>, &'static str>>) -> Frames {
+        Frames(frames.into())
+    }
+
+    #[tokio::test]
+    async fn a_body_read_for_a_verdict_gives_every_byte_and_trailer_back() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+        let body = frames(vec![
+            Ok(Frame::data(Bytes::from_static(b"{\"error\":"))),
+            Ok(Frame::data(Bytes::from_static(b"{}}"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ]);
+        let (body, held) = read_held(body).await.expect("read");
+        assert_eq!(held.as_deref(), Some(&b"{\"error\":{}}"[..]));
+        let collected = body.collect().await.expect("collected");
+        assert_eq!(collected.trailers(), Some(&trailers));
+        assert_eq!(collected.to_bytes(), "{\"error\":{}}");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_no_verdict_and_is_handed_on_whole() {
+        let big = Bytes::from(vec![b'x'; MAX_BODY_LEN]);
+        let body = frames(vec![
+            Ok(Frame::data(big)),
+            Ok(Frame::data(Bytes::from_static(b"yz"))),
+            Ok(Frame::data(Bytes::from_static(b"!"))),
+        ]);
+        let (body, held) = read_held(body).await.expect("read");
+        assert_eq!(held, None);
+        let all = body.collect().await.expect("collected").to_bytes();
+        assert_eq!(all.len(), MAX_BODY_LEN + 3);
+        assert!(all.ends_with(b"yz!"));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_is_the_error_reading_it_would_have_been() {
+        let body = frames(vec![
+            Ok(Frame::data(Bytes::from_static(b"{"))),
+            Err("reset"),
+        ]);
+        assert_eq!(read_held(body).await.err(), Some("reset"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_stays_empty() {
+        let (body, held) = read_held(Full::<Bytes>::default()).await.expect("read");
+        assert_eq!(held.as_deref(), Some(&b""[..]));
+        assert!(body.is_end_stream());
+        assert!(
+            body.collect()
+                .await
+                .expect("collected")
+                .to_bytes()
+                .is_empty()
+        );
+    }
+}
