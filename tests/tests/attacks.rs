@@ -14,7 +14,8 @@ use gateway_error::{
     parse, render,
 };
 use gateway_error_tests::validators::{
-    check_problem_json, html5_parse_errors, parse_proxy_status, vnu_available, vnu_check_many,
+    VNU_INSTALL, check_problem_json, html5_parse_errors, parse_proxy_status, validator_missing,
+    vnu_available, vnu_check_many,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::Value;
@@ -292,7 +293,7 @@ fn xss_payloads_are_only_text_in_every_html_field() {
             .collect();
         vnu_check_many(&pages).expect("the Nu Html Checker accepts every page");
     } else {
-        eprintln!("vnu not found: set VNU_JAR to run the HTML5 conformance checker");
+        validator_missing("the Nu Html Checker (vnu)", VNU_INSTALL);
     }
 }
 

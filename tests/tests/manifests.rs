@@ -25,7 +25,9 @@ fn locked_versions(lock: &str, name: &str) -> Vec<String> {
 }
 
 fn read(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -46,5 +48,8 @@ fn fuzz_crate_uses_the_library_sfv() {
     let ours = locked_versions(&read("Cargo.lock"), "sfv");
     let fuzz = locked_versions(&read("fuzz/Cargo.lock"), "sfv");
     assert_eq!(ours.len(), 1, "one sfv in the workspace: {ours:?}");
-    assert_eq!(fuzz, ours, "fuzz/Cargo.lock resolves another sfv than Cargo.lock");
+    assert_eq!(
+        fuzz, ours,
+        "fuzz/Cargo.lock resolves another sfv than Cargo.lock"
+    );
 }
