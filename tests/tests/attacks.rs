@@ -5,8 +5,6 @@
 //! Every assertion is exact: the expected page is the fixed template with
 //! the escaped text, computed here; sizes are the caps' exact consequences.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use gateway_error::{
     BadGateway, Format, GatewayError, GatewayTimeout, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
@@ -719,11 +717,12 @@ fn deeply_nested_json_is_a_clear_error() {
     assert_eq!(err.details(), Some("Nested."));
 }
 
+/// How long the refusal takes is measured by the soak harness
+/// (`cargo run --release -p loadtest -- hostile`), not asserted here.
 #[test]
-fn a_ten_mib_body_is_too_large_quickly() {
+fn a_ten_mib_body_is_too_large() {
     let mut body = vec![b' '; 10 * MIB];
     body[0] = b'{';
-    let started = Instant::now();
     assert_eq!(
         parse_kind(&json_headers(), &body),
         Err(ParseErrorKind::BodyTooLarge)
@@ -748,8 +747,6 @@ fn a_ten_mib_body_is_too_large_quickly() {
         parse_kind(&json_headers(), &at_limit),
         Err(ParseErrorKind::BodyTooLarge)
     );
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]
