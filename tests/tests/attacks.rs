@@ -5,8 +5,6 @@
 //! Every assertion is exact: the expected page is the fixed template with
 //! the escaped text, computed here; sizes are the caps' exact consequences.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use gateway_error::{
     BadGateway, Format, GatewayError, GatewayTimeout, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
@@ -14,7 +12,8 @@ use gateway_error::{
     parse, render,
 };
 use gateway_error_tests::validators::{
-    check_problem_json, html5_parse_errors, parse_proxy_status, vnu_available, vnu_check_many,
+    VNU_INSTALL, check_problem_json, html5_parse_errors, parse_proxy_status, validator_missing,
+    vnu_available, vnu_check_many,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use serde_json::Value;
@@ -292,7 +291,7 @@ fn xss_payloads_are_only_text_in_every_html_field() {
             .collect();
         vnu_check_many(&pages).expect("the Nu Html Checker accepts every page");
     } else {
-        eprintln!("vnu not found: set VNU_JAR to run the HTML5 conformance checker");
+        validator_missing("the Nu Html Checker (vnu)", VNU_INSTALL);
     }
 }
 
@@ -718,11 +717,12 @@ fn deeply_nested_json_is_a_clear_error() {
     assert_eq!(err.details(), Some("Nested."));
 }
 
+/// How long the refusal takes is measured by the soak harness
+/// (`cargo run --release -p loadtest -- hostile`), not asserted here.
 #[test]
-fn a_ten_mib_body_is_too_large_quickly() {
+fn a_ten_mib_body_is_too_large() {
     let mut body = vec![b' '; 10 * MIB];
     body[0] = b'{';
-    let started = Instant::now();
     assert_eq!(
         parse_kind(&json_headers(), &body),
         Err(ParseErrorKind::BodyTooLarge)
@@ -747,8 +747,6 @@ fn a_ten_mib_body_is_too_large_quickly() {
         parse_kind(&json_headers(), &at_limit),
         Err(ParseErrorKind::BodyTooLarge)
     );
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[test]

@@ -21,6 +21,8 @@
 mod check;
 #[path = "conformance/client.rs"]
 mod client;
+#[path = "support/servers.rs"]
+mod harness;
 #[path = "conformance/servers.rs"]
 mod servers;
 #[path = "conformance/table.rs"]
@@ -31,10 +33,9 @@ use std::time::Duration;
 
 use check::{Findings, Normalized, check, compare_frameworks, compare_head_with_get};
 use client::{Client, Got};
+use harness::BoxError;
 use servers::{Framework, Servers};
 use table::{CASES, Id, M, Style, Via};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The whole suite: servers up, every request, servers down.
 const SUITE_DEADLINE: Duration = Duration::from_secs(90);

@@ -7,8 +7,8 @@ use gateway_error::{
     BadGateway, Format, GatewayError, Policy, ProxyError, RenderContext, RetryAfter, parse, render,
 };
 use gateway_error_tests::validators::{
-    SfValue, check_problem_json, html5_parse_errors, parse_proxy_status, vnu_available,
-    vnu_check_many,
+    SfValue, VNU_INSTALL, check_problem_json, html5_parse_errors, parse_proxy_status,
+    validator_missing, vnu_available, vnu_check_many,
 };
 use http::{Method, Response, StatusCode};
 use strum::VariantArray;
@@ -75,9 +75,7 @@ fn html_pages_are_valid_html5() {
             .collect();
         vnu_check_many(&pages).expect("the Nu Html Checker accepts every page");
     } else {
-        eprintln!(
-            "vnu not found: set VNU_JAR (as .ci/run does) to run the HTML5 conformance checker"
-        );
+        validator_missing("the Nu Html Checker (vnu)", VNU_INSTALL);
     }
 }
 

@@ -33,12 +33,16 @@ use gateway_error::pipeline::{ErrorEvent, Pipeline};
 use gateway_error::{BadGateway, GatewayError, Policy, ProxyError, RenderContext, render};
 use http::{HeaderValue, Method, Response};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "support/servers.rs"]
+mod harness;
 
-/// Each request (connect, send, read to EOF) and each server start or stop.
+use harness::{BoxError, Running};
+
+/// Each request (connect, send, read to EOF); the harness bounds each server
+/// start and stop.
 const LIMIT: Duration = Duration::from_secs(10);
 /// One test: server up, every request, server down.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -387,25 +391,20 @@ enum Framework {
     Warp,
 }
 
-/// A running server and how to stop it.
-struct Server {
-    addr: SocketAddr,
-    stop: Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>,
-}
-
-impl Server {
-    async fn start(framework: Framework, probe: &Arc<Probe>) -> Self {
-        let started = match framework {
-            Framework::Axum => timeout(LIMIT, axum_server::start(Arc::clone(probe))).await,
-            Framework::Actix => timeout(LIMIT, actix_server::start(Arc::clone(probe))).await,
-            Framework::Warp => timeout(LIMIT, warp_server::start(Arc::clone(probe))).await,
-        };
-        match started {
-            Ok(Ok(server)) => server,
-            Ok(Err(err)) => panic!("{framework:?}: could not start: {err}"),
-            Err(_) => panic!("{framework:?}: did not start within {LIMIT:?}"),
+/// Starts `framework`'s app on the conformance suites' shared harness.
+async fn start(framework: Framework, probe: &Arc<Probe>) -> Running {
+    let probe = Arc::clone(probe);
+    let started = match framework {
+        Framework::Axum => harness::axum(axum_server::app(&probe)).await,
+        Framework::Actix => {
+            harness::actix("pipeline-actix", move || {
+                actix_server::app(Arc::clone(&probe))
+            })
+            .await
         }
-    }
+        Framework::Warp => harness::warp(warp_server::app(&probe)).await,
+    };
+    started.unwrap_or_else(|err| panic!("{framework:?}: could not start: {err}"))
 }
 
 /// Runs `check` against a fresh server of `framework`, bounded in time.
@@ -415,19 +414,17 @@ where
     Fut: Future<Output = ()>,
 {
     let probe = Arc::new(Probe::default());
-    let server = Server::start(framework, &probe).await;
-    let addr = server.addr;
+    let server = start(framework, &probe).await;
+    let addr = server.addr();
     if timeout(TEST_LIMIT, check(addr, probe)).await.is_err() {
         panic!("{framework:?}: the checks did not finish within {TEST_LIMIT:?}");
     }
-    if timeout(LIMIT, (server.stop)()).await.is_err() {
-        panic!("{framework:?}: the server did not stop within {LIMIT:?}");
+    if let Err(problem) = server.stop().await {
+        panic!("{framework:?}: the server did not stop cleanly: {problem}");
     }
 }
 
 mod axum_server {
-    use std::future::IntoFuture as _;
-
     use axum::Router;
     use axum::body::{Body, to_bytes};
     use axum::extract::State;
@@ -438,27 +435,6 @@ mod axum_server {
     use gateway_error::axum::GatewayErrorLayer;
 
     use super::*;
-
-    pub(super) async fn start(probe: Arc<Probe>) -> Result<Server, BoxError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, app(&probe))
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .into_future();
-        let task = tokio::spawn(server);
-        Ok(Server {
-            addr,
-            stop: Box::new(move || {
-                Box::pin(async move {
-                    let _ = stop.send(());
-                    let _ = task.await;
-                })
-            }),
-        })
-    }
 
     async fn fail() -> Result<String, BadGateway> {
         Err(upstream_error())
@@ -498,7 +474,7 @@ mod axum_server {
         (parts.status, body).into_response()
     }
 
-    fn app(probe: &Arc<Probe>) -> Router {
+    pub(super) fn app(probe: &Arc<Probe>) -> Router {
         let inner = Router::new()
             .route("/fail", get(fail))
             .route("/whoami", get(whoami))
@@ -553,48 +529,6 @@ mod actix_server {
     use gateway_error::actix::GatewayErrors;
 
     use super::*;
-
-    type Started = io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
-
-    /// actix-web in its own thread, with its own system.
-    pub(super) async fn start(probe: Arc<Probe>) -> Result<Server, BoxError> {
-        let (started, on_start) = tokio::sync::oneshot::channel::<Started>();
-        let thread = std::thread::Builder::new()
-            .name("pipeline-actix".to_owned())
-            .spawn(move || {
-                actix_web::rt::System::new().block_on(async move {
-                    let bound = actix_web::HttpServer::new(move || app(Arc::clone(&probe)))
-                        .workers(1)
-                        .disable_signals()
-                        .shutdown_timeout(1)
-                        .bind(("127.0.0.1", 0));
-                    let server = match bound {
-                        Ok(server) => server,
-                        Err(err) => {
-                            let _ = started.send(Err(err));
-                            return Ok(());
-                        }
-                    };
-                    let Some(&addr) = server.addrs().first() else {
-                        let _ = started.send(Err(io::Error::other("no address bound")));
-                        return Ok(());
-                    };
-                    let server = server.run();
-                    let _ = started.send(Ok((addr, server.handle())));
-                    server.await
-                })
-            })?;
-        let (addr, handle) = on_start.await??;
-        Ok(Server {
-            addr,
-            stop: Box::new(move || {
-                Box::pin(async move {
-                    handle.stop(true).await;
-                    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-                })
-            }),
-        })
-    }
 
     async fn fail() -> Result<String, BadGateway> {
         Err(upstream_error())
@@ -687,7 +621,7 @@ mod actix_server {
             .to(fail)
     }
 
-    fn app(
+    pub(super) fn app(
         probe: Arc<Probe>,
     ) -> App<
         impl actix_web::dev::ServiceFactory<
@@ -737,28 +671,6 @@ mod warp_server {
     use warp::{Filter, Rejection, Reply};
 
     use super::*;
-
-    pub(super) async fn start(probe: Arc<Probe>) -> Result<Server, BoxError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = warp::serve(app(&probe))
-            .incoming(listener)
-            .graceful(async {
-                let _ = stopped.await;
-            })
-            .run();
-        let task = tokio::spawn(server);
-        Ok(Server {
-            addr,
-            stop: Box::new(move || {
-                Box::pin(async move {
-                    let _ = stop.send(());
-                    let _ = task.await;
-                })
-            }),
-        })
-    }
 
     async fn fail() -> Result<String, Rejection> {
         Err(warp::reject::custom(upstream_error()))
@@ -828,7 +740,7 @@ mod warp_server {
             .and_then(move |reply: BadGateway| pass_on(Arc::clone(&probe), then, reply))
     }
 
-    fn app(
+    pub(super) fn app(
         probe: &Arc<Probe>,
     ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
         let whoami = warp::path!("whoami")
@@ -1306,23 +1218,14 @@ async fn warp_with_header_between_handler_and_handle() {
 async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
     use warp::Filter as _;
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("an address");
     let inner =
         gateway_error::warp::handle(warp::path!("nested" / "ok").map(|| "ok"), inner_policy());
     let routes = warp::path!("fail")
         .and_then(|| async { Err::<String, _>(warp::reject::custom(upstream_error())) })
         .or(inner);
     let app = gateway_error::warp::handle(routes, outer_policy());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        warp::serve(app)
-            .incoming(listener)
-            .graceful(async {
-                let _ = stopped.await;
-            })
-            .run(),
-    );
+    let server = harness::warp(app).await.expect("warp starts");
+    let addr = server.addr();
     let get = Method::GET;
     let got = send(addr, &get, "/nested/ok", &[("x-request-id", "or-1")]).await;
     assert_eq!(
@@ -1343,9 +1246,5 @@ async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
         TEXT,
         "or-2",
     ));
-    let _ = stop.send(());
-    timeout(LIMIT, server)
-        .await
-        .expect("the server stops in time")
-        .expect("the server task");
+    server.stop().await.expect("the server stops cleanly");
 }

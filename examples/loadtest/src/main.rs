@@ -5,6 +5,7 @@
 //! cargo run --release -p loadtest -- bench            # ours vs static, per framework
 //! cargo run --release -p loadtest -- bench --static inside   # static under the adapter too
 //! cargo run --release -p loadtest -- soak             # 100,000 mixed requests per framework
+//! cargo run --release -p loadtest -- hostile          # hostile upstreams: time and memory
 //! cargo run --release -p loadtest -- help             # every option
 //! ```
 //!
@@ -15,6 +16,7 @@
 
 mod bench;
 mod client;
+mod hostile;
 mod scenarios;
 mod servers;
 mod soak;
@@ -32,7 +34,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) static PANICS: AtomicU64 = AtomicU64::new(0);
 
 const USAGE: &str = "\
-usage: loadtest <bench|soak|help> [options]
+usage: loadtest <bench|soak|hostile|help> [options]
 
 bench: /ours (BadGateway through the adapter stack) against /static (the same
 bytes, prebuilt) on each framework, interleaved rounds, keep-alive, fixed count.
@@ -54,6 +56,14 @@ routes, 404) against each framework's full stack; every response checked.
   --concurrency N   connections                              [64]
   --framework F     axum | actix | warp | all                [all]
   --deadline SECS   abort (exit 2) when exceeded             [900]
+
+hostile: the demo gateway in front of hostile upstreams (endless body, 100 MiB
+header section, headers at one byte per second), a warm-up round and more;
+each answer within 3 s, resident memory growing less than 16 MiB after the
+warm-up; and the client parser refusing 10 MiB bodies within 1 s each.
+  --rounds N        rounds after the warm-up                 [10]
+  --per-round N     requests per upstream in a round         [10]
+  --deadline SECS   abort (exit 2) when exceeded             [300]
 ";
 
 fn main() -> ExitCode {
@@ -105,6 +115,7 @@ fn run() -> Result<ExitCode, BoxError> {
             "--accept",
             "--no-accept",
             "--deadline",
+            "--per-round",
         ];
         if !known.contains(&name.as_str()) {
             return Err(format!("unknown option {name}\n\n{USAGE}").into());
@@ -160,6 +171,19 @@ fn run() -> Result<ExitCode, BoxError> {
                 frameworks,
             };
             let passed = runtime.block_on(soak::run(options))?;
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        "hostile" => {
+            let options = hostile::Options {
+                rounds: number("--rounds", 10)?.max(1) as usize,
+                per_round: number("--per-round", 10)?.max(1) as usize,
+                deadline: Duration::from_secs(number("--deadline", 300)?),
+            };
+            let passed = runtime.block_on(hostile::run(options))?;
             Ok(if passed {
                 ExitCode::SUCCESS
             } else {

@@ -131,7 +131,7 @@ pub(crate) fn start_soak(framework: Framework) -> Result<SocketAddr, BoxError> {
 }
 
 /// Runs `serve` on a new thread with a one-worker tokio runtime.
-fn spawn_tokio<F, Fut>(name: &str, serve: F) -> Result<SocketAddr, BoxError>
+pub(crate) fn spawn_tokio<F, Fut>(name: &str, serve: F) -> Result<SocketAddr, BoxError>
 where
     F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
     Fut: Future<Output = std::io::Result<()>> + Send + 'static,

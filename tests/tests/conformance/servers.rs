@@ -1,22 +1,12 @@
 //! The three servers, each serving route `/case/{n}` for every row of the
-//! table under the one policy, on `127.0.0.1:0`.
+//! table under the one policy, on `127.0.0.1:0`, started and stopped by the
+//! conformance suites' shared harness (`support/servers.rs`).
 
-use std::future::IntoFuture as _;
-use std::io;
 use std::net::SocketAddr;
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle as TaskHandle;
-use tokio::time::timeout;
 
 use crate::BoxError;
+use crate::harness::{self, Running};
 use crate::table::{CASES, Case, Style, each_type, path, policy};
-
-/// Startup and shutdown of each server are bounded by this.
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// The frameworks under test, in report order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,80 +28,45 @@ impl Framework {
     }
 }
 
-/// The running servers and what it takes to stop them.
+/// The running servers.
 pub(crate) struct Servers {
-    axum: (SocketAddr, oneshot::Sender<()>, TaskHandle<io::Result<()>>),
-    actix: (
-        SocketAddr,
-        actix_web::dev::ServerHandle,
-        JoinHandle<io::Result<()>>,
-    ),
-    warp: (SocketAddr, oneshot::Sender<()>, TaskHandle<()>),
+    axum: Running,
+    actix: Running,
+    warp: Running,
 }
 
 impl Servers {
     /// Starts the three servers.
     pub(crate) async fn start() -> Result<Self, BoxError> {
-        let axum = start_axum().await?;
-        let warp = start_warp().await?;
-        let actix = start_actix().await?;
+        let axum = harness::axum(axum_app()).await?;
+        let warp = harness::warp(warp_app()).await?;
+        let actix = harness::actix("conformance-actix", actix_app).await?;
         Ok(Self { axum, actix, warp })
     }
 
     pub(crate) fn addr(&self, framework: Framework) -> SocketAddr {
         match framework {
-            Framework::Axum => self.axum.0,
-            Framework::Actix => self.actix.0,
-            Framework::Warp => self.warp.0,
+            Framework::Axum => self.axum.addr(),
+            Framework::Actix => self.actix.addr(),
+            Framework::Warp => self.warp.addr(),
         }
     }
 
     /// Stops the three servers (after the client is dropped), each within
-    /// [`LIMIT`]; reports the ones that did not stop cleanly.
+    /// the harness's limits; reports the ones that did not stop cleanly.
     pub(crate) async fn stop(self) -> Vec<String> {
         let mut problems = Vec::new();
-        let (_, axum_stop, axum_task) = self.axum;
-        let (_, warp_stop, warp_task) = self.warp;
-        let (_, actix_handle, actix_thread) = self.actix;
-        let _ = axum_stop.send(());
-        let _ = warp_stop.send(());
-        if timeout(LIMIT, actix_handle.stop(true)).await.is_err() {
-            problems.push("actix-web: stop() did not finish in time".to_owned());
-        }
-        match timeout(LIMIT, axum_task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => problems.push(format!("axum: server error: {err}")),
-            Ok(Err(err)) => problems.push(format!("axum: server task failed: {err}")),
-            Err(_) => problems.push("axum: graceful shutdown did not finish in time".to_owned()),
-        }
-        match timeout(LIMIT, warp_task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => problems.push(format!("warp: server task failed: {err}")),
-            Err(_) => problems.push("warp: graceful shutdown did not finish in time".to_owned()),
-        }
-        let joined = tokio::task::spawn_blocking(move || actix_thread.join());
-        match timeout(LIMIT, joined).await {
-            Ok(Ok(Ok(Ok(())))) => {}
-            Ok(Ok(Ok(Err(err)))) => problems.push(format!("actix-web: server error: {err}")),
-            Ok(Ok(Err(_))) => problems.push("actix-web: server thread panicked".to_owned()),
-            Ok(Err(err)) => problems.push(format!("actix-web: join failed: {err}")),
-            Err(_) => problems.push("actix-web: server thread did not end in time".to_owned()),
+        for (framework, server) in [
+            (Framework::Axum, self.axum),
+            (Framework::Warp, self.warp),
+            (Framework::Actix, self.actix),
+        ] {
+            if let Err(problem) = server.stop().await {
+                problems.push(format!("{}: {problem}", framework.name()));
+            }
         }
         problems
     }
-}
-
-async fn start_axum()
--> Result<(SocketAddr, oneshot::Sender<()>, TaskHandle<io::Result<()>>), BoxError> {
-    let listener = timeout(LIMIT, TcpListener::bind("127.0.0.1:0")).await??;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = axum::serve(listener, axum_app())
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .into_future();
-    Ok((addr, stop, tokio::spawn(server)))
 }
 
 fn axum_app() -> axum::Router {
@@ -137,21 +92,15 @@ fn axum_route(case: &Case) -> axum::routing::MethodRouter {
     }
 }
 
-async fn start_warp() -> Result<(SocketAddr, oneshot::Sender<()>, TaskHandle<()>), BoxError> {
+fn warp_app() -> impl warp::Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
++ Clone
++ Send
++ Sync
++ 'static {
     use warp::Filter as _;
 
-    let listener = timeout(LIMIT, TcpListener::bind("127.0.0.1:0")).await??;
-    let addr = listener.local_addr()?;
     let routes = warp::path!("case" / usize).and_then(warp_case);
-    let app = gateway_error::warp::handle(routes, policy());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = warp::serve(app)
-        .incoming(listener)
-        .graceful(async {
-            let _ = stopped.await;
-        })
-        .run();
-    Ok((addr, stop, tokio::spawn(server)))
+    gateway_error::warp::handle(routes, policy())
 }
 
 /// Route `/case/{n}`: row `n`'s error, rejected with
@@ -167,47 +116,6 @@ async fn warp_case(index: usize) -> Result<warp::reply::Response, warp::Rejectio
             e => warp::Reply::into_response(e)
         )),
     }
-}
-
-type ActixStarted = io::Result<(SocketAddr, actix_web::dev::ServerHandle)>;
-
-/// actix-web in its own thread, with its own system.
-async fn start_actix() -> Result<
-    (
-        SocketAddr,
-        actix_web::dev::ServerHandle,
-        JoinHandle<io::Result<()>>,
-    ),
-    BoxError,
-> {
-    let (started, on_start) = oneshot::channel::<ActixStarted>();
-    let thread = std::thread::Builder::new()
-        .name("conformance-actix".to_owned())
-        .spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let bound = actix_web::HttpServer::new(actix_app)
-                    .workers(1)
-                    .disable_signals()
-                    .shutdown_timeout(1)
-                    .bind(("127.0.0.1", 0));
-                let server = match bound {
-                    Ok(server) => server,
-                    Err(err) => {
-                        let _ = started.send(Err(err));
-                        return Ok(());
-                    }
-                };
-                let Some(&addr) = server.addrs().first() else {
-                    let _ = started.send(Err(io::Error::other("no address bound")));
-                    return Ok(());
-                };
-                let server = server.run();
-                let _ = started.send(Ok((addr, server.handle())));
-                server.await
-            })
-        })?;
-    let (addr, handle) = timeout(LIMIT, on_start).await???;
-    Ok((addr, handle, thread))
 }
 
 fn actix_app() -> actix_web::App<
