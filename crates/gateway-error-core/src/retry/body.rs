@@ -9,7 +9,10 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
-use crate::parse::MAX_BODY_LEN;
+use http::{Method, Response};
+
+use super::{Failure, RetryPolicy};
+use crate::parse::{MAX_BODY_LEN, may_hold_a_verdict};
 
 /// A boxed error, as tower's layers give them.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -112,11 +115,50 @@ where
     }
 }
 
+/// Whether a failing response's body is worth reading for a verdict: its
+/// head says a retry may help for `method`, and its body may say otherwise.
+pub(crate) fn worth_reading(
+    policy: &RetryPolicy,
+    method: &Method,
+    head: &Failure,
+    status: http::StatusCode,
+    headers: &HeaderMap,
+) -> bool {
+    policy.check(method, head).is_ok() && may_hold_a_verdict(status, headers)
+}
+
+/// A failing response, as a retry policy sees it: when its head says a
+/// retry may help for `method` and its body may say otherwise (a gateway
+/// error's JSON body of a size `parse` reads), the body is read for the
+/// gateway's verdict; either way the response is handed back whole, with
+/// the failure it stands for. The one step the tower and
+/// reqwest-middleware integrations share. A body that fails to arrive is
+/// the error reading it would have been.
+pub(crate) async fn settle<B>(
+    policy: &RetryPolicy,
+    method: &Method,
+    response: Response<B>,
+    head: Failure,
+) -> Result<(Response<RetryBody<B>>, Failure), B::Error>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    if !worth_reading(policy, method, &head, response.status(), response.headers()) {
+        return Ok((response.map(RetryBody::new), head));
+    }
+    let (parts, body) = response.into_parts();
+    let (body, held) = read_held(body).await?;
+    let failure = held
+        .and_then(|held| Failure::from_response(parts.status, &parts.headers, &held))
+        .unwrap_or(head);
+    Ok((Response::from_parts(parts, body), failure))
+}
+
 /// Reads `body` for a verdict: its bytes when the whole body is at most
 /// [`MAX_BODY_LEN`] (what `parse` reads), and the body to hand on, which
 /// gives every byte and trailer back. A longer body is read no further
 /// than the limit: it is no verdict, and the rest stays unread.
-pub(crate) async fn read_held<B>(mut body: B) -> Result<(RetryBody<B>, Option<Bytes>), B::Error>
+async fn read_held<B>(mut body: B) -> Result<(RetryBody<B>, Option<Bytes>), B::Error>
 where
     B: Body<Data = Bytes> + Unpin,
 {

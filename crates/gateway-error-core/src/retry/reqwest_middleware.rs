@@ -4,9 +4,8 @@ use http::Extensions;
 use reqwest::{Request, Response, ResponseBuilderExt as _};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
-use super::body::read_held;
+use super::body::{settle, worth_reading};
 use super::{Decision, Failure, Retried, RetryPolicy, Stop};
-use crate::parse::may_hold_a_verdict;
 
 /// Retries reqwest requests, in a `reqwest_middleware::ClientWithMiddleware`.
 ///
@@ -64,21 +63,14 @@ impl Middleware for RetryPolicy {
                     };
                     // The head says a retry may do; a gateway's body may
                     // know better (it already retried, its upstream's
-                    // answer was unusable): read it, bounded, and keep it.
-                    if self.check(copy.method(), &head).is_ok()
-                        && may_hold_a_verdict(response.status(), response.headers())
-                    {
-                        // A body that fails to arrive is a failed attempt
-                        // like any other.
-                        match read_verdict(response, head).await {
-                            Ok((response, failure)) => (Ok(response), failure),
-                            Err(error) => {
-                                let failure = Failure::from_error(&error);
-                                (Err(Error::Reqwest(error)), failure)
-                            }
+                    // answer was unusable). A body that fails to arrive is
+                    // a failed attempt like any other.
+                    match settle_response(self, copy.method(), response, head).await {
+                        Ok((response, failure)) => (Ok(response), failure),
+                        Err(error) => {
+                            let failure = Failure::from_error(&error);
+                            (Err(Error::Reqwest(error)), failure)
                         }
-                    } else {
-                        (Ok(response), head)
                     }
                 }
                 Err(error) => {
@@ -124,20 +116,22 @@ fn gave_up(
     }
 }
 
-/// Reads a failing response's body into the failure it stands for (see
-/// `read_held`), and gives back the same response: status, version,
-/// headers, extensions, URL and every byte of the body. A body that fails
-/// to arrive is the error reading it would have been.
-async fn read_verdict(
+/// [`settle`] for a reqwest response, which goes through `http` and back:
+/// status, version, headers, extensions, URL and every byte are kept.
+async fn settle_response(
+    policy: &RetryPolicy,
+    method: &http::Method,
     response: Response,
     head: Failure,
 ) -> std::result::Result<(Response, Failure), reqwest::Error> {
+    // Through `http` only when the body is worth reading.
+    if !worth_reading(policy, method, &head, response.status(), response.headers()) {
+        return Ok((response, head));
+    }
     let url = response.url().clone();
-    let (mut parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
-    let (body, held) = read_held(body).await?;
-    let failure = held
-        .and_then(|held| Failure::from_response(parts.status, &parts.headers, &held))
-        .unwrap_or(head);
+    let response = http::Response::<reqwest::Body>::from(response);
+    let (response, failure) = settle(policy, method, response, head).await?;
+    let (mut parts, body) = response.into_parts();
     // reqwest keeps a response's URL in an extension only its builder
     // extension sets.
     if let Ok(marker) = http::Response::builder().url(url).body(()) {

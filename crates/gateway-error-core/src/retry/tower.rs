@@ -10,9 +10,8 @@ use ::tower::retry::budget;
 use bytes::Bytes;
 use http::{Request, Response};
 
-use super::body::{BoxError, RetryBody, read_held};
+use super::body::{BoxError, RetryBody, settle};
 use super::{Budget, Decision, Failure, Retried, RetryPolicy};
-use crate::parse::may_hold_a_verdict;
 
 /// For `http` requests through any tower HTTP client, such as hyper-util's
 /// `Client`; with `tower::retry::Retry::new(policy, client)` or
@@ -270,30 +269,15 @@ where
                     return Ok(response.map(RetryBody::new));
                 };
                 // The head says a retry may do; a gateway's body may know
-                // better: read it, and hand every byte of it on.
-                if policy.check(copy.method(), &head).is_ok()
-                    && may_hold_a_verdict(response.status(), response.headers())
-                {
-                    let (parts, body) = response.into_parts();
-                    match read_held(body).await {
-                        Ok((body, held)) => {
-                            let failure = held
-                                .and_then(|held| {
-                                    Failure::from_response(parts.status, &parts.headers, &held)
-                                })
-                                .unwrap_or(head);
-                            (Ok(Response::from_parts(parts, body)), failure)
-                        }
-                        // A body that fails to arrive is a failed attempt
-                        // like any other.
-                        Err(error) => {
-                            let error: BoxError = error.into();
-                            let failure = Failure::from_error(&*error);
-                            (Err(error), failure)
-                        }
+                // better. A body that fails to arrive is a failed attempt
+                // like any other.
+                match settle(&policy, copy.method(), response, head).await {
+                    Ok((response, failure)) => (Ok(response), failure),
+                    Err(error) => {
+                        let error: BoxError = error.into();
+                        let failure = Failure::from_error(&*error);
+                        (Err(error), failure)
                     }
-                } else {
-                    (Ok(response.map(RetryBody::new)), head)
                 }
             }
             Err(error) => {
