@@ -3,20 +3,11 @@
 use std::borrow::Cow;
 
 use http::header::ACCEPT;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
 use crate::negotiate::Format;
-use crate::request_id::is_valid_request_id;
+use crate::request_id::{X_REQUEST_ID, is_valid_request_id};
 use crate::text::{self, MAX_NAME_LEN};
-
-/// The request id header adapters read and echo.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(gateway_error::X_REQUEST_ID.as_str(), "x-request-id");
-/// ```
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Deployment-wide choices for rendering, set once on a layer, middleware or
 /// recover filter.

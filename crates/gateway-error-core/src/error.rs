@@ -427,7 +427,7 @@ macro_rules! methods {
             /// ```
             #[must_use]
             pub fn with_request_id(mut self, request_id: impl Into<Cow<'static, str>>) -> Self {
-                self.inner_mut().request_id = text::clean_request_id(request_id.into());
+                self.inner_mut().request_id = crate::request_id::clean_request_id(request_id.into());
                 self
             }
 

@@ -81,7 +81,7 @@ use crate::pipeline::{Finished, Instrumented, Pipeline};
 /// `x-request-id` (so tower-http's `SetRequestIdLayer`, run before this
 /// one, gives the id), or a generated one that replaces it in the
 /// request's headers; handlers read it as
-/// [`RequestId`](crate::pipeline::RequestId) from the request's
+/// [`RequestId`](crate::RequestId) from the request's
 /// extensions, and every response echoes it unless the handler set its
 /// own. Each error is reported once (a `tracing` event with OpenTelemetry
 /// field names, and your [`OnError`](crate::pipeline::OnError) observers),

@@ -8,10 +8,10 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::context::X_REQUEST_ID;
 use crate::error::{GatewayError, Inner, Reported};
 use crate::proxy_status::{self, LastMember};
 use crate::registry::ProxyError;
+use crate::request_id::X_REQUEST_ID;
 use crate::retry_after::{self, RetryAfter};
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN};
 
@@ -228,7 +228,7 @@ pub fn parse(
         reported.request_id = headers
             .get(&X_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
-            .and_then(|id| text::clean_request_id(Cow::Owned(id.to_owned())));
+            .and_then(|id| crate::request_id::clean_request_id(Cow::Owned(id.to_owned())));
     }
     inner.reported = Some(reported);
     Ok(GatewayError::for_status(status, inner))
@@ -314,7 +314,7 @@ impl Body<'_> {
             reported.kind = Some(kind);
         }
         if let Some(id) = members.request_id {
-            reported.request_id = text::clean_request_id(owned(id));
+            reported.request_id = crate::request_id::clean_request_id(owned(id));
         }
         if retry_after.is_none() {
             *retry_after = members.retry_after;
@@ -680,7 +680,7 @@ mod tests {
             string("upstream").map(|s| clean(s, MAX_NAME_LEN)),
             string("kind").filter(|k| k.parse::<ProxyError>().is_ok()),
             string("request_id")
-                .and_then(|s| text::clean_request_id(Cow::Owned(s)))
+                .and_then(|s| crate::request_id::clean_request_id(Cow::Owned(s)))
                 .map(Cow::into_owned),
             retry_after.map(|r| r.to_string()),
         ])

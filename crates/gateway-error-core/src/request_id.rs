@@ -1,11 +1,28 @@
-//! Request ids for adapters to give requests that arrive without one.
+//! Request ids, in one place: the header ([`X_REQUEST_ID`]), the id type
+//! ([`RequestId`]), what makes an id valid, how a new one is made, and how
+//! an id an error carries is cleaned. The rule adapters follow is the
+//! [pipeline's](crate::pipeline#the-request-id-rule).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::HeaderValue;
+use std::borrow::Cow;
+use std::fmt;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::text::{MAX_REQUEST_ID_LEN, Text};
+
+/// The request id header adapters read and echo.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gateway_error::X_REQUEST_ID.as_str(), "x-request-id");
+/// ```
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A new request id: 32 lowercase hex digits (128 bits), unique within the
 /// process and unpredictable from outside it.
@@ -61,9 +78,158 @@ pub fn is_valid_request_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// A request's id (see the [pipeline's rule](crate::pipeline#the-request-id-rule)): visible
+/// ASCII, at most [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes.
+///
+/// Adapters put it in the request's extensions, and handlers extract it
+/// (axum: `RequestId` as an extractor; actix-web: `RequestId` as an
+/// extractor; warp: `gateway_error::warp::request_id()`).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::pipeline::Pipeline;
+/// use http::{HeaderMap, HeaderValue, Method};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
+/// let ctx = Pipeline::default().capture(&Method::GET, &headers);
+/// assert_eq!(ctx.request_id().to_string(), "abc-123");
+/// assert_eq!(ctx.request_id().header_value(), "abc-123");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId {
+    pub(crate) value: HeaderValue,
+    generated: bool,
+}
+
+impl RequestId {
+    pub(crate) fn from_request(id: Option<&[u8]>) -> Self {
+        id.and_then(Self::from_client).unwrap_or_else(|| Self {
+            value: generate_request_id(),
+            generated: true,
+        })
+    }
+
+    /// The id a request sent, when it is valid (see
+    /// [`is_valid_request_id`]): the bytes of its `x-request-id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::RequestId;
+    ///
+    /// assert_eq!(RequestId::from_client(b"req-1").map(|id| id.to_string()).as_deref(), Some("req-1"));
+    /// assert!(RequestId::from_client(b"two words").is_none());
+    /// ```
+    #[must_use]
+    pub fn from_client(id: &[u8]) -> Option<Self> {
+        let id = std::str::from_utf8(id)
+            .ok()
+            .filter(|id| is_valid_request_id(id))?;
+        Some(Self {
+            value: HeaderValue::from_str(id).ok()?,
+            generated: false,
+        })
+    }
+
+    /// The id as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-1"));
+    /// assert_eq!(ctx.request_id().as_str(), "r-1");
+    /// ```
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Valid ids are visible ASCII; generated ones are hex.
+        self.value.to_str().unwrap_or_default()
+    }
+
+    /// The id as the `x-request-id` field value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+    /// assert_eq!(ctx.request_id().header_value().len(), 32);
+    /// ```
+    #[must_use]
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.value
+    }
+
+    /// Whether the id was generated because the request had no valid one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"bad id"));
+    /// assert!(ctx.request_id().is_generated());
+    /// ```
+    #[must_use]
+    pub fn is_generated(&self) -> bool {
+        self.generated
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+/// A request id: visible ASCII only (anything else becomes `_`), at most
+/// [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes. Empty ids are dropped.
+pub(crate) fn clean_request_id(id: Text) -> Option<Text> {
+    let visible = |b: u8| b.is_ascii_graphic();
+    if id.is_empty() {
+        return None;
+    }
+    if id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(visible) {
+        return Some(id);
+    }
+    let cleaned: String = id
+        .chars()
+        .take(MAX_REQUEST_ID_LEN)
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    Some(Cow::Owned(cleaned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_visible_ascii() {
+        assert_eq!(clean_request_id(Cow::Borrowed("")), None);
+        assert_eq!(
+            clean_request_id(Cow::Borrowed("a b\r\né")).as_deref(),
+            Some("a_b___")
+        );
+        let long = "x".repeat(500);
+        assert_eq!(
+            clean_request_id(Cow::Owned(long)).map(|s| s.len()),
+            Some(128)
+        );
+    }
 
     #[test]
     fn ids_are_hex_and_distinct() {

@@ -78,24 +78,6 @@ pub(crate) fn clean(text: Text, max: usize) -> Text {
     Cow::Owned(cleaned)
 }
 
-/// A request id: visible ASCII only (anything else becomes `_`), at most
-/// [`MAX_REQUEST_ID_LEN`] bytes. Empty ids are dropped.
-pub(crate) fn clean_request_id(id: Text) -> Option<Text> {
-    let visible = |b: u8| b.is_ascii_graphic();
-    if id.is_empty() {
-        return None;
-    }
-    if id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(visible) {
-        return Some(id);
-    }
-    let cleaned: String = id
-        .chars()
-        .take(MAX_REQUEST_ID_LEN)
-        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-        .collect();
-    Some(Cow::Owned(cleaned))
-}
-
 /// The printable-ASCII form RFC 8941 Strings need (non-ASCII becomes `?`).
 pub(crate) fn printable_ascii(s: &str) -> Cow<'_, str> {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
@@ -191,20 +173,6 @@ mod tests {
             1023
         );
         assert_eq!(truncate("abc", 3), "abc");
-    }
-
-    #[test]
-    fn request_ids_are_visible_ascii() {
-        assert_eq!(clean_request_id(Cow::Borrowed("")), None);
-        assert_eq!(
-            clean_request_id(Cow::Borrowed("a b\r\né")).as_deref(),
-            Some("a_b___")
-        );
-        let long = "x".repeat(500);
-        assert_eq!(
-            clean_request_id(Cow::Owned(long)).map(|s| s.len()),
-            Some(128)
-        );
     }
 
     #[test]

@@ -88,7 +88,8 @@ mod registry;
 use std::future::ready;
 use std::sync::Arc;
 
-use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext, RequestId};
+use gateway_error_core::RequestId;
+use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext};
 use gateway_error_core::{
     GatewayError, InternalServerError, Policy, RenderContext, X_REQUEST_ID, render,
 };

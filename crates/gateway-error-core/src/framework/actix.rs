@@ -20,7 +20,8 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, Responder, ResponseError};
 
-use crate::pipeline::{Rendered, RequestContext, RequestId, content_length, respond};
+use crate::pipeline::{Rendered, RequestContext, content_length, respond};
+use crate::request_id::RequestId;
 use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
 
 macro_rules! actix_impls {

@@ -11,7 +11,8 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use crate::pipeline::{RequestContext, RequestId, respond};
+use crate::pipeline::{RequestContext, respond};
+use crate::request_id::RequestId;
 use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
 
 macro_rules! into_response {

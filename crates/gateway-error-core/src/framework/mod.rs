@@ -10,7 +10,7 @@ mod axum;
 #[cfg(feature = "warp")]
 mod warp;
 
-/// What a handler that extracts [`RequestId`](crate::pipeline::RequestId)
+/// What a handler that extracts [`RequestId`](crate::RequestId)
 /// without an adapter around it gets: the gateway's own configuration fault.
 #[cfg(any(feature = "axum", feature = "actix-web"))]
 fn missing_adapter() -> crate::InternalServerError {

@@ -23,8 +23,8 @@
 //!
 //! - The header is `x-request-id` ([`X_REQUEST_ID`]).
 //! - A request's id is its own `x-request-id` when that is valid (see
-//!   [`is_valid_request_id`]; a single value, so of several field lines
-//!   the first is read); otherwise a new one ([`generate_request_id`]).
+//!   [`is_valid_request_id`](crate::is_valid_request_id); a single value, so of several field lines
+//!   the first is read); otherwise a new one ([`generate_request_id`](crate::generate_request_id)).
 //!   Under axum and actix-web the adapter also writes a new one into the
 //!   request's headers, replacing every line; warp lets no filter change
 //!   them, so warp handlers read it with `request_id()`.
@@ -92,11 +92,11 @@ pub use observe::{ErrorEvent, OnError};
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use task::TaskBinding;
 
-use crate::context::{Policy, RenderContext, X_REQUEST_ID};
+use crate::context::{Policy, RenderContext};
 use crate::error::GatewayError;
 use crate::negotiate::Format;
 use crate::render::{render, rerender};
-use crate::request_id::{generate_request_id, is_valid_request_id};
+use crate::request_id::{RequestId, X_REQUEST_ID};
 
 /// What an adapter is configured with, once: the [`Policy`], whether the
 /// `tracing` event is emitted, and any [`OnError`] observers.
@@ -266,7 +266,8 @@ impl Pipeline {
     /// # Examples
     ///
     /// ```
-    /// use gateway_error::pipeline::{Pipeline, RequestId};
+    /// use gateway_error::pipeline::Pipeline;
+    /// use gateway_error::RequestId;
     /// use http::Request;
     ///
     /// let mut request = Request::get("/").header("x-request-id", "not valid").body(())?;
@@ -374,123 +375,6 @@ impl fmt::Debug for Pipeline {
 fn next_root() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A request's id (see the [module docs](self) for the rule): visible
-/// ASCII, at most [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes.
-///
-/// Adapters put it in the request's extensions, and handlers extract it
-/// (axum: `RequestId` as an extractor; actix-web: `RequestId` as an
-/// extractor; warp: `gateway_error::warp::request_id()`).
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::pipeline::Pipeline;
-/// use http::{HeaderMap, HeaderValue, Method};
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
-/// let ctx = Pipeline::default().capture(&Method::GET, &headers);
-/// assert_eq!(ctx.request_id().to_string(), "abc-123");
-/// assert_eq!(ctx.request_id().header_value(), "abc-123");
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId {
-    value: HeaderValue,
-    generated: bool,
-}
-
-impl RequestId {
-    fn from_request(id: Option<&[u8]>) -> Self {
-        id.and_then(Self::from_client).unwrap_or_else(|| Self {
-            value: generate_request_id(),
-            generated: true,
-        })
-    }
-
-    /// The id a request sent, when it is valid (see
-    /// [`is_valid_request_id`]): the bytes of its `x-request-id`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::RequestId;
-    ///
-    /// assert_eq!(RequestId::from_client(b"req-1").map(|id| id.to_string()).as_deref(), Some("req-1"));
-    /// assert!(RequestId::from_client(b"two words").is_none());
-    /// ```
-    #[must_use]
-    pub fn from_client(id: &[u8]) -> Option<Self> {
-        let id = std::str::from_utf8(id)
-            .ok()
-            .filter(|id| is_valid_request_id(id))?;
-        Some(Self {
-            value: HeaderValue::from_str(id).ok()?,
-            generated: false,
-        })
-    }
-
-    /// The id as text.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-1"));
-    /// assert_eq!(ctx.request_id().as_str(), "r-1");
-    /// ```
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        // Valid ids are visible ASCII; generated ones are hex.
-        self.value.to_str().unwrap_or_default()
-    }
-
-    /// The id as the `x-request-id` field value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-    /// assert_eq!(ctx.request_id().header_value().len(), 32);
-    /// ```
-    #[must_use]
-    pub fn header_value(&self) -> &HeaderValue {
-        &self.value
-    }
-
-    /// Whether the id was generated because the request had no valid one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"bad id"));
-    /// assert!(ctx.request_id().is_generated());
-    /// ```
-    #[must_use]
-    pub fn is_generated(&self) -> bool {
-        self.generated
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RequestId").field(&self.as_str()).finish()
-    }
 }
 
 /// Kept in the extensions of an error response the pipeline rendered for

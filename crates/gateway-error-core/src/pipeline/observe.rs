@@ -4,9 +4,9 @@ use std::fmt;
 
 use http::{Method, StatusCode};
 
-use super::RequestId;
 use crate::error::GatewayError;
 use crate::registry::{Phase, ProxyError};
+use crate::request_id::RequestId;
 
 /// An observer of error responses, called once per error by the outermost
 /// adapter, beside (or, with [`Pipeline::with_tracing(false)`](super::Pipeline::with_tracing),

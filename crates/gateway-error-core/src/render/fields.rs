@@ -10,9 +10,9 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::context::X_REQUEST_ID;
 use crate::negotiate::Format;
 use crate::proxy_status::PROXY_STATUS;
+use crate::request_id::X_REQUEST_ID;
 
 /// The response's fields: a clone of the map for this format and these
 /// optional fields, with the values known only now put in by name (each

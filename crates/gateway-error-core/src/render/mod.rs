@@ -13,10 +13,11 @@ use bytes::Bytes;
 use http::header::VARY;
 use http::{HeaderMap, HeaderName, Method, Response, StatusCode};
 
-use crate::context::{RenderContext, X_REQUEST_ID};
+use crate::context::RenderContext;
 use crate::error::GatewayError;
 use crate::negotiate::Format;
 use crate::proxy_status::{proxy_status_len, write_proxy_status};
+use crate::request_id::X_REQUEST_ID;
 
 use self::body::{Count, Decimal, Estimate, RetryAfterText, View};
 pub(crate) use self::fields::describes_another_body;
