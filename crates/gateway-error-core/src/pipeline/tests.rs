@@ -4,7 +4,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::*;
-use crate::{BadGateway, Format, GatewayTimeout, ProxyError, render};
+use crate::{BadGateway, Format, GatewayError, GatewayTimeout, ProxyError, render};
 
 /// A pipeline whose observer records (status, error.type, request id,
 /// rendered again) per report.
