@@ -63,7 +63,9 @@
 pub struct ReadmeDoctests;
 
 mod handle_error;
-mod layer;
 
+/// The core's one tower layer ([`gateway_error::layer`](gateway_error_core::layer)),
+/// which axum runs as any tower server does (`Router::layer`); its service,
+/// future and body types are there.
+pub use gateway_error_core::layer::GatewayErrorLayer;
 pub use handle_error::{HandleErrorConfig, handle_error, handle_error_with};
-pub use layer::{GatewayBody, GatewayErrorLayer, GatewayErrorService, ResponseFuture};

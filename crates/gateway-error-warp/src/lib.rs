@@ -90,9 +90,7 @@ use std::sync::Arc;
 
 use gateway_error_core::RequestId;
 use gateway_error_core::pipeline::{Finished, Pipeline, RequestContext};
-use gateway_error_core::{
-    GatewayError, InternalServerError, Policy, RenderContext, X_REQUEST_ID, render,
-};
+use gateway_error_core::{GatewayError, InternalServerError, Policy, X_REQUEST_ID};
 use http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -481,49 +479,6 @@ pub fn request_id() -> impl Filter<Extract = (RequestId,), Error = Rejection> + 
     })
 }
 
-/// A handler for warp's [`recover`](warp::Filter::recover) that renders
-/// rejections carrying a gateway error, for routes you cannot wrap with
-/// [`handle`].
-///
-/// It sees only the rejection, so it renders for the default context: JSON
-/// whatever the client accepts, no `retryable` unless it is known without
-/// the method, no request id, no `Proxy-Status`, and a body even for HEAD
-/// (hyper drops it on the wire). Prefer [`handle`].
-///
-/// # Errors
-///
-/// Returns `rejection` unchanged when it carries no gateway error, so that
-/// warp (or the next `recover`) answers it.
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::ServiceUnavailable;
-/// use warp::Filter;
-///
-/// let routes = warp::path("search")
-///     .and_then(|| async { Err::<String, _>(warp::reject::custom(ServiceUnavailable::upstream("search"))) })
-///     .recover(gateway_error::warp::recover);
-///
-/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-/// let response = warp::test::request().path("/search").reply(&routes).await;
-/// assert_eq!(response.status(), 503);
-/// assert_eq!(response.headers()["content-type"], "application/json");
-/// # });
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub async fn recover(rejection: Rejection) -> Result<Response, Rejection> {
-    match GatewayError::from_rejection(&rejection) {
-        Some(error) => {
-            let mut response = render(&error, &RenderContext::new());
-            response.extensions_mut().insert(error);
-            Ok(response.into_response())
-        }
-        None => Err(rejection),
-    }
-}
-
-/// The crate README, compiled so that its example cannot drift.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

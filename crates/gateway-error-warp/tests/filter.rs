@@ -1,4 +1,4 @@
-//! `handle` and `recover` driven through `warp::test`: exact status, headers
+//! `handle` driven through `warp::test`: exact status, headers
 //! and body bytes, compared with the core renderer for the same request.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use gateway_error_core::{
     BadGateway, GatewayError, GatewayTimeout, Policy, ProxyError, RenderContext,
     ServiceUnavailable, render,
 };
-use gateway_error_warp::{handle, recover};
+use gateway_error_warp::handle;
 use http::{HeaderMap, HeaderValue, Method, Response};
 use warp::{Filter, Rejection, Reply};
 
@@ -355,26 +355,4 @@ async fn warp_alone_would_show_the_debug_text() {
     let wrapped = send("GET", "/products/7", &[]).await;
     assert_eq!(wrapped.status(), 502);
     assert_no_secret(&wrapped);
-}
-
-#[tokio::test]
-async fn recover_renders_for_the_default_context() {
-    let routes = routes().recover(recover);
-    let response = warp::test::request()
-        .path("/products/7")
-        .header("accept", "text/html")
-        .reply(&routes)
-        .await;
-
-    let error = GatewayError::from(bad_gateway());
-    let want = render(&error, &RenderContext::new());
-    assert_same(&response, &want);
-    assert_eq!(
-        response.body().as_ref(),
-        br#"{"error":{"code":502,"message":"Bad Gateway","details":"The server received an invalid response from the upstream server while trying to fulfill the request."}}"#
-    );
-    assert_no_secret(&response);
-
-    let missing = warp::test::request().path("/nope").reply(&routes).await;
-    assert_eq!(missing.status(), 404);
 }
