@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 
+use gateway_error::pipeline::Pipeline;
+
 use crate::BoxError;
 use crate::harness::{self, Running};
 use crate::table::{CASES, Case, Style, each_type, path, policy};
@@ -36,11 +38,15 @@ pub(crate) struct Servers {
 }
 
 impl Servers {
-    /// Starts the three servers.
-    pub(crate) async fn start() -> Result<Self, BoxError> {
-        let axum = harness::axum(axum_app()).await?;
-        let warp = harness::warp(warp_app()).await?;
-        let actix = harness::actix("conformance-actix", actix_app).await?;
+    /// Starts the three servers, with the pipeline's one shortcut (a
+    /// handler's error rendered for the request while the adapter polls
+    /// it) on or off.
+    pub(crate) async fn start(render_in_handler: bool) -> Result<Self, BoxError> {
+        let pipeline = Pipeline::new(policy()).with_render_in_handler(render_in_handler);
+        let axum = harness::axum(axum_app(pipeline.clone())).await?;
+        let warp = harness::warp(warp_app(pipeline.clone())).await?;
+        let actix =
+            harness::actix("conformance-actix", move || actix_app(pipeline.clone())).await?;
         Ok(Self { axum, actix, warp })
     }
 
@@ -69,12 +75,12 @@ impl Servers {
     }
 }
 
-fn axum_app() -> axum::Router {
+fn axum_app(pipeline: Pipeline) -> axum::Router {
     let mut router = axum::Router::new();
     for (index, case) in CASES.iter().enumerate() {
         router = router.route(&path(index), axum_route(case));
     }
-    router.layer(gateway_error::axum::GatewayErrorLayer::new(policy()))
+    router.layer(gateway_error::axum::GatewayErrorLayer::new(pipeline))
 }
 
 /// `any()`: the route answers GET, HEAD and POST.
@@ -92,7 +98,9 @@ fn axum_route(case: &Case) -> axum::routing::MethodRouter {
     }
 }
 
-fn warp_app() -> impl warp::Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
+fn warp_app(
+    pipeline: Pipeline,
+) -> impl warp::Filter<Extract = (warp::reply::Response,), Error = warp::Rejection>
 + Clone
 + Send
 + Sync
@@ -100,7 +108,7 @@ fn warp_app() -> impl warp::Filter<Extract = (warp::reply::Response,), Error = w
     use warp::Filter as _;
 
     let routes = warp::path!("case" / usize).and_then(warp_case);
-    gateway_error::warp::handle(routes, policy())
+    gateway_error::warp::Handle::new(pipeline).wrap(routes)
 }
 
 /// Route `/case/{n}`: row `n`'s error, rejected with
@@ -118,7 +126,9 @@ async fn warp_case(index: usize) -> Result<warp::reply::Response, warp::Rejectio
     }
 }
 
-fn actix_app() -> actix_web::App<
+fn actix_app(
+    pipeline: Pipeline,
+) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
@@ -127,7 +137,7 @@ fn actix_app() -> actix_web::App<
         InitError = (),
     >,
 > {
-    let mut app = actix_web::App::new().wrap(gateway_error::actix::GatewayErrors::new(policy()));
+    let mut app = actix_web::App::new().wrap(gateway_error::actix::GatewayErrors::new(pipeline));
     for (index, case) in CASES.iter().enumerate() {
         app = app.service(actix_resource(index, case));
     }

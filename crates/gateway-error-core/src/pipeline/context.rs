@@ -252,7 +252,11 @@ impl RequestContext {
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn bind_to_task(&self) -> TaskBinding {
-        task::bind(self)
+        if self.0.pipeline.renders_in_handler() {
+            task::bind(self)
+        } else {
+            task::unbound()
+        }
     }
 
     /// Runs `f` with this context current, restoring the previous one
@@ -269,7 +273,11 @@ impl RequestContext {
     /// assert_eq!(method, Some(Method::PUT));
     /// ```
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        current::scope(self, f)
+        if self.0.pipeline.renders_in_handler() {
+            current::scope(self, f)
+        } else {
+            f()
+        }
     }
 
     /// Wraps `future` so that each of its polls runs with this context

@@ -81,6 +81,6 @@ impl<F: Future> Future for Instrumented<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        scope(this.ctx, || inner.poll(cx))
+        this.ctx.in_scope(|| inner.poll(cx))
     }
 }

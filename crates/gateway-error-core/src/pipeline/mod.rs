@@ -122,6 +122,10 @@ pub struct Pipeline {
 struct Shared {
     policy: Policy,
     quiet: bool,
+    /// The shortcut is off: handlers' errors are not rendered for the
+    /// request while the adapter polls them (see
+    /// [`Pipeline::with_render_in_handler`]).
+    deferred: bool,
     observers: Vec<Arc<dyn OnError>>,
 }
 
@@ -143,9 +147,48 @@ impl Pipeline {
             shared: Arc::new(Shared {
                 policy,
                 quiet: false,
+                deferred: false,
                 observers: Vec::new(),
             }),
         }
+    }
+
+    /// Turns off (or on again) the one shortcut the pipeline takes: while
+    /// an adapter polls a handler, the request's context is current, so
+    /// that a handler's error is rendered for its request right away and
+    /// the adapter keeps that response. Off, the error is rendered for the
+    /// default context and the adapter renders it again for the request:
+    /// the same bytes, one render more (the conformance suite runs both
+    /// ways). The shortcut takes no lock: it is a thread-local set around
+    /// each poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    ///
+    /// let plain = Pipeline::default().with_render_in_handler(false);
+    /// assert!(!plain.renders_in_handler());
+    /// ```
+    #[must_use]
+    pub fn with_render_in_handler(mut self, on: bool) -> Self {
+        self.shared_mut().deferred = !on;
+        self
+    }
+
+    /// Whether a handler's error is rendered for its request right away
+    /// (see [`with_render_in_handler`](Self::with_render_in_handler)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    ///
+    /// assert!(Pipeline::default().renders_in_handler());
+    /// ```
+    #[must_use]
+    pub fn renders_in_handler(&self) -> bool {
+        !self.shared.deferred
     }
 
     /// Turns the `tracing` event for each error on or off (on by default;
@@ -319,6 +362,7 @@ impl Pipeline {
             self.shared = Arc::new(Shared {
                 policy: self.shared.policy.clone(),
                 quiet: self.shared.quiet,
+                deferred: self.shared.deferred,
                 observers: self.shared.observers.clone(),
             });
         }

@@ -64,6 +64,11 @@ pub(super) fn bind(ctx: &RequestContext) -> TaskBinding {
     TaskBinding { task }
 }
 
+/// A binding that binds nothing (the shortcut is off).
+pub(super) fn unbound() -> TaskBinding {
+    TaskBinding { task: None }
+}
+
 pub(super) fn lookup() -> Option<RequestContext> {
     let task = tokio::task::try_id()?;
     bound().get(&task).cloned()

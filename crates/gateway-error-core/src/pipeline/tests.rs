@@ -330,3 +330,36 @@ fn an_invalid_handler_id_gives_way_to_the_request_id() {
     assert!(response.body().ends_with(b"Request ID: req-8\n"));
     assert_eq!(seen.lock().unwrap()[0].2, "req-8");
 }
+
+/// With the shortcut off, a handler's error is rendered for the default
+/// context and the adapter renders it again: the same bytes, by the other
+/// route (the conformance suite runs every framework both ways).
+#[test]
+fn the_shortcut_off_renders_again_with_the_same_bytes() {
+    for format in Format::ALL {
+        let error = GatewayError::from_kind("db", ProxyError::HttpResponseTimeout);
+        let mut answers = Vec::new();
+        for on in [true, false] {
+            let (pipeline, _) = recording();
+            let pipeline = pipeline.with_render_in_handler(on);
+            let ctx = pipeline.capture_parts(Method::POST, format, Some(b"req-9"));
+            let response = ctx.in_scope(|| respond(error.clone()));
+            assert_eq!(
+                response.extensions().get::<Rendered>().is_some(),
+                on,
+                "{format:?}"
+            );
+            let finished = ctx.finish(response);
+            assert_eq!(matches!(finished, Finished::Kept(_)), on, "{format:?}");
+            let response = finished.map_body(|kept| kept, |again| again);
+            let mut headers: Vec<_> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            headers.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            answers.push((response.status(), headers, response.body().clone()));
+        }
+        assert_eq!(answers[0], answers[1], "{format:?}");
+    }
+}
