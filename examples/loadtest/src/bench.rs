@@ -1,5 +1,6 @@
 //! `bench`: `/ours` (the adapter stack) against `/static` (the same bytes,
-//! prebuilt) per framework, at fixed concurrency, for a fixed number of
+//! prebuilt) and `/handrolled` (the JSON error users write by hand in each
+//! framework, beside `/static`) per framework, at fixed concurrency, for a fixed number of
 //! requests, in interleaved rounds, under a deadline.
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use bytes::Bytes;
 
 use crate::BoxError;
 use crate::client::{self, Conn};
-use crate::scenarios::Prebuilt;
+use crate::scenarios::{self, Prebuilt};
 use crate::servers::{self, Framework};
 use crate::stats;
 
@@ -37,11 +38,12 @@ pub(crate) struct Options {
     pub(crate) placement: servers::Placement,
 }
 
-/// The two routes.
+/// The three routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Which {
     Ours,
     Static,
+    Handrolled,
 }
 
 impl Which {
@@ -49,6 +51,7 @@ impl Which {
         match self {
             Which::Ours => "/ours",
             Which::Static => "/static",
+            Which::Handrolled => "/handrolled",
         }
     }
 }
@@ -83,6 +86,7 @@ struct Outcome {
     framework: Framework,
     ours: Totals,
     fixed: Totals,
+    handrolled: Totals,
     /// CPU used by other processes and by this one during the rounds, in
     /// percent of one CPU.
     other_cpu: f64,
@@ -93,6 +97,12 @@ pub(crate) async fn run(options: Options, client_tid: Option<u64>) -> Result<(),
     let deadline = Instant::now() + options.deadline;
     let prebuilt = Prebuilt::new(options.accept.as_deref(), REQUEST_ID)?;
     let expected = Arc::new((prebuilt.status.as_u16(), prebuilt.body.clone()));
+    let handrolled = Arc::new((
+        http::StatusCode::BAD_GATEWAY.as_u16(),
+        Bytes::from(serde_json::to_vec(&scenarios::handrolled_body(Some(
+            REQUEST_ID,
+        )))?),
+    ));
     servers::set_prebuilt(prebuilt)?;
 
     println!("load average at start: {}", stats::loadavg());
@@ -109,8 +119,9 @@ pub(crate) async fn run(options: Options, client_tid: Option<u64>) -> Result<(),
     let mut outcomes = Vec::new();
     for &framework in &options.frameworks {
         let addr = servers::start_bench(framework, options.placement)?;
-        verify(framework, addr, options.accept.as_deref()).await?;
-        let outcome = bench_one(framework, addr, &options, &expected, deadline, client_tid).await?;
+        verify(framework, addr, options.accept.as_deref(), &handrolled).await?;
+        let expected = [&expected, &handrolled];
+        let outcome = bench_one(framework, addr, &options, expected, deadline, client_tid).await?;
         print_outcome(&outcome, options.only);
         outcomes.push(outcome);
     }
@@ -129,11 +140,14 @@ fn request(addr: SocketAddr, path: &str, accept: Option<&str>) -> Arc<[u8]> {
 }
 
 /// Checks that `/ours` and `/static` answer the same status, fields (but
-/// `date`) and body; aborts the run if not.
+/// `date`) and body, and that `/handrolled` answers its 502 with the
+/// expected body, `content-type`, `cache-control` and the request id;
+/// aborts the run if not.
 async fn verify(
     framework: Framework,
     addr: SocketAddr,
     accept: Option<&str>,
+    handrolled: &(u16, Bytes),
 ) -> Result<(), BoxError> {
     let mut conn = Conn::connect(addr).await?;
     let mut seen = Vec::new();
@@ -173,6 +187,34 @@ async fn verify(
         String::from_utf8_lossy(&ours.3),
         String::from_utf8_lossy(&ours.2),
     );
+    let frame = conn
+        .exchange(&request(addr, Which::Handrolled.path(), accept), false)
+        .await?;
+    let fields = client::fields(conn.head(&frame))?;
+    let has = |name: &str, value: &str| {
+        fields
+            .iter()
+            .any(|(n, v)| n == name && v.as_slice() == value.as_bytes())
+    };
+    let complete = has("content-type", "application/json")
+        && has("cache-control", "no-store")
+        && has("x-request-id", REQUEST_ID);
+    if frame.status != handrolled.0 || conn.body(&frame) != handrolled.1.as_ref() || !complete {
+        return Err(format!(
+            "{}: /handrolled is not the expected 502:\n{}{}",
+            framework.name(),
+            String::from_utf8_lossy(conn.head(&frame)),
+            String::from_utf8_lossy(conn.body(&frame)),
+        )
+        .into());
+    }
+    println!(
+        "/handrolled ({} fields, {}-byte body):\n{}{}",
+        fields.len(),
+        conn.body(&frame).len(),
+        String::from_utf8_lossy(conn.head(&frame)),
+        String::from_utf8_lossy(conn.body(&frame)),
+    );
     Ok(())
 }
 
@@ -180,7 +222,7 @@ async fn bench_one(
     framework: Framework,
     addr: SocketAddr,
     options: &Options,
-    expected: &Arc<(u16, Bytes)>,
+    expected: [&Arc<(u16, Bytes)>; 2],
     deadline: Instant,
     client_tid: Option<u64>,
 ) -> Result<Outcome, BoxError> {
@@ -191,20 +233,26 @@ async fn bench_one(
     let accept = options.accept.as_deref();
     let ours_request = request(addr, Which::Ours.path(), accept);
     let static_request = request(addr, Which::Static.path(), accept);
+    let handrolled_request = request(addr, Which::Handrolled.path(), accept);
     let routes: Vec<Which> = match options.only {
         Some(which) => vec![which],
-        None => vec![Which::Ours, Which::Static],
+        None => vec![Which::Ours, Which::Static, Which::Handrolled],
     };
     let req = |which| match which {
         Which::Ours => &ours_request,
         Which::Static => &static_request,
+        Which::Handrolled => &handrolled_request,
+    };
+    let expect = |which| match which {
+        Which::Ours | Which::Static => expected[0],
+        Which::Handrolled => expected[1],
     };
 
     for &which in &routes {
         let phase = Phase::run(
             conns,
             req(which),
-            expected,
+            expect(which),
             options.warmup,
             deadline,
             client_tid,
@@ -215,6 +263,7 @@ async fn bench_one(
 
     let mut ours = Totals::default();
     let mut fixed = Totals::default();
+    let mut handrolled = Totals::default();
     let machine = stats::MachineSample::now();
     let per_round = options.requests / options.rounds;
     for round in 0..options.rounds {
@@ -229,11 +278,13 @@ async fn bench_one(
             order.reverse();
         }
         for which in order {
-            let phase = Phase::run(conns, req(which), expected, n, deadline, client_tid).await?;
+            let phase =
+                Phase::run(conns, req(which), expect(which), n, deadline, client_tid).await?;
             conns = phase.conns;
             let totals = match which {
                 Which::Ours => &mut ours,
                 Which::Static => &mut fixed,
+                Which::Handrolled => &mut handrolled,
             };
             totals.requests += n;
             totals.elapsed += phase.elapsed;
@@ -248,10 +299,12 @@ async fn bench_one(
     let (other_cpu, own_cpu) = stats::MachineSample::now().since(&machine, stats::cpus());
     ours.latencies.sort_unstable();
     fixed.latencies.sort_unstable();
+    handrolled.latencies.sort_unstable();
     Ok(Outcome {
         framework,
         ours,
         fixed,
+        handrolled,
         other_cpu,
         own_cpu,
     })
@@ -337,7 +390,11 @@ fn print_outcome(outcome: &Outcome, only: Option<Which>) {
         outcome.framework.name()
     );
     println!("|---|---|---|---|---|---|---|");
-    for (label, totals) in [("static", &outcome.fixed), ("ours", &outcome.ours)] {
+    for (label, totals) in [
+        ("static", &outcome.fixed),
+        ("ours", &outcome.ours),
+        ("handrolled", &outcome.handrolled),
+    ] {
         if totals.requests == 0 {
             continue;
         }
@@ -371,6 +428,11 @@ fn print_outcome(outcome: &Outcome, only: Option<Which>) {
             stats::median(&round_ratios),
             outcome.ours.server_us() / outcome.fixed.server_us(),
         );
+        println!(
+            "ratio handrolled/static: rps {:.3}; server CPU per request {:.3}",
+            outcome.handrolled.rps() / outcome.fixed.rps(),
+            outcome.handrolled.server_us() / outcome.fixed.server_us(),
+        );
     }
 }
 
@@ -389,10 +451,10 @@ fn print_summary(outcomes: &[Outcome], only: Option<Which>, placement: servers::
         };
         match only {
             Some(which) => {
-                let t = if which == Which::Ours {
-                    &o.ours
-                } else {
-                    &o.fixed
+                let t = match which {
+                    Which::Ours => &o.ours,
+                    Which::Static => &o.fixed,
+                    Which::Handrolled => &o.handrolled,
                 };
                 println!(
                     "RESULT framework={} route={which:?} {}",
@@ -401,12 +463,14 @@ fn print_summary(outcomes: &[Outcome], only: Option<Which>, placement: servers::
                 );
             }
             None => println!(
-                "RESULT framework={} placement={placement:?} static: {} | ours: {} | ratio_rps={:.4} ratio_cpu={:.4} other_cpu_pct={:.0}",
+                "RESULT framework={} placement={placement:?} static: {} | ours: {} | handrolled: {} | ratio_rps={:.4} ratio_cpu={:.4} handrolled_ratio_cpu={:.4} other_cpu_pct={:.0}",
                 o.framework.name(),
                 line(&o.fixed),
                 line(&o.ours),
+                line(&o.handrolled),
                 o.ours.rps() / o.fixed.rps(),
                 o.ours.server_us() / o.fixed.server_us(),
+                o.handrolled.server_us() / o.fixed.server_us(),
                 o.other_cpu,
             ),
         }

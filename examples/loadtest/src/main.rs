@@ -2,7 +2,7 @@
 //! 6's soak). Run by hand, not in CI:
 //!
 //! ```sh
-//! cargo run --release -p loadtest -- bench            # ours vs static, per framework
+//! cargo run --release -p loadtest -- bench            # ours, static, hand-rolled, per framework
 //! cargo run --release -p loadtest -- bench --static inside   # static under the adapter too
 //! cargo run --release -p loadtest -- soak             # 100,000 mixed requests per framework
 //! cargo run --release -p loadtest -- hostile          # hostile upstreams: time and memory
@@ -37,13 +37,15 @@ const USAGE: &str = "\
 usage: loadtest <bench|soak|hostile|help> [options]
 
 bench: /ours (BadGateway through the adapter stack) against /static (the same
-bytes, prebuilt) on each framework, interleaved rounds, keep-alive, fixed count.
+bytes, prebuilt) and /handrolled (the JSON error users write by hand, beside
+/static) on each framework, interleaved rounds, keep-alive, fixed count.
   --requests N      timed requests per route per framework  [200000]
   --rounds N        interleaved rounds (order alternates)    [10]
   --warmup N        untimed requests per route first         [10000]
   --concurrency N   connections                              [64]
   --framework F     axum | actix | warp | all                [all]
-  --only R          ours | static: drive one route (profiling)
+  --only R          ours | static | handrolled: drive one
+                    route (profiling)
   --static WHERE    outside | inside: /static outside the
                     adapter, or under it with /ours          [outside]
   --accept VALUE    the Accept field sent                    [application/json]
@@ -137,7 +139,10 @@ fn run() -> Result<ExitCode, BoxError> {
                 None => None,
                 Some("ours") => Some(bench::Which::Ours),
                 Some("static") => Some(bench::Which::Static),
-                Some(other) => return Err(format!("--only {other}: ours or static").into()),
+                Some("handrolled") => Some(bench::Which::Handrolled),
+                Some(other) => {
+                    return Err(format!("--only {other}: ours, static or handrolled").into());
+                }
             };
             let accept = if options.iter().any(|(n, _)| n == "--no-accept") {
                 None

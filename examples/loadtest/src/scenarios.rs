@@ -37,6 +37,23 @@ pub(crate) fn bench_error() -> BadGateway {
         .with_retry_after(Duration::from_secs(30))
 }
 
+/// The body of `/handrolled`: the JSON error a user writes by hand instead
+/// of the library, with `json!`, built per request: the members of the
+/// library's JSON envelope for the bench error, in `json!`'s key order.
+pub(crate) fn handrolled_body(request_id: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "error": {
+            "code": 502,
+            "message": "Bad Gateway",
+            "details": "The server could not reach the upstream server while trying to fulfill the request.",
+            "kind": "connection_refused",
+            "retryable": true,
+            "retry_after": 30,
+            "request_id": request_id,
+        }
+    })
+}
+
 /// The response `/static` serves: what the adapters render for the bench
 /// request (`accept`, `request_id`, GET), built once, then cloned per request.
 #[derive(Clone, Debug)]

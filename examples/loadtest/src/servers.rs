@@ -89,7 +89,8 @@ pub(crate) enum Placement {
 }
 
 /// Starts `framework`'s bench server: `/ours` through the adapter stack,
-/// `/static` where `placement` says.
+/// `/static` where `placement` says, and `/handrolled` (the JSON error users
+/// write instead, with no adapter of ours in its way) beside `/static`.
 pub(crate) fn start_bench(
     framework: Framework,
     placement: Placement,
@@ -214,12 +215,31 @@ where
 // ---------------------------------------------------------------- axum
 
 mod axum_app {
+    use axum::Json;
     use axum::body::Body;
-    use axum::response::Response;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
     use gateway_error::BadGateway;
 
     pub(super) async fn ours() -> Result<String, BadGateway> {
         Err(crate::scenarios::bench_error())
+    }
+
+    /// The hand-rolled anchor: `(StatusCode, Json(json!(..)))` with the
+    /// headers a user adds (cache-control, the request id echoed).
+    pub(super) async fn handrolled(headers: HeaderMap) -> Response {
+        let id = headers.get("x-request-id");
+        let body = crate::scenarios::handrolled_body(id.and_then(|v| v.to_str().ok()));
+        let mut response = (
+            StatusCode::BAD_GATEWAY,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(body),
+        )
+            .into_response();
+        if let Some(id) = id {
+            response.headers_mut().insert("x-request-id", id.clone());
+        }
+        response
     }
 
     pub(super) async fn fixed() -> Response {
@@ -239,6 +259,7 @@ fn bench_axum(static_inside: bool) -> axum::Router {
         return axum::Router::new()
             .route("/ours", get(axum_app::ours))
             .route("/static", get(axum_app::fixed))
+            .route("/handrolled", get(axum_app::handrolled))
             .layer(layer);
     }
     // `Router::layer` wraps each route's endpoint, so the merged router's
@@ -248,6 +269,7 @@ fn bench_axum(static_inside: bool) -> axum::Router {
         .layer(layer);
     axum::Router::new()
         .route("/static", get(axum_app::fixed))
+        .route("/handrolled", get(axum_app::handrolled))
         .merge(ours)
 }
 
@@ -299,11 +321,26 @@ macro_rules! actix_app {
 // ---------------------------------------------------------------- actix-web
 
 mod actix_app {
-    use actix_web::HttpResponse;
+    use actix_web::http::header;
+    use actix_web::{HttpRequest, HttpResponse};
     use gateway_error::BadGateway;
 
     pub(super) async fn ours() -> Result<HttpResponse, BadGateway> {
         Err(crate::scenarios::bench_error())
+    }
+
+    /// The hand-rolled anchor: `HttpResponse::BadGateway().json(..)` with
+    /// the headers a user adds (cache-control, the request id echoed).
+    pub(super) async fn handrolled(req: HttpRequest) -> HttpResponse {
+        let id = req.headers().get("x-request-id");
+        let mut builder = HttpResponse::BadGateway();
+        builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(id) = id {
+            builder.insert_header(("x-request-id", id.clone()));
+        }
+        builder.json(crate::scenarios::handrolled_body(
+            id.and_then(|v| v.to_str().ok()),
+        ))
     }
 
     pub(super) async fn fixed() -> HttpResponse {
@@ -323,6 +360,7 @@ fn bench_actix() -> actix_app!() {
     // wrap `/static` too): the same middleware, one routing level down.
     actix_web::App::new()
         .route("/static", web::get().to(actix_app::fixed))
+        .route("/handrolled", web::get().to(actix_app::handrolled))
         .service(
             web::scope("")
                 .wrap(GatewayErrors::new(scenarios::bench_policy()))
@@ -337,6 +375,7 @@ fn bench_actix_inside() -> actix_app!() {
         .wrap(GatewayErrors::new(scenarios::bench_policy()))
         .route("/static", web::get().to(actix_app::fixed))
         .route("/ours", web::get().to(actix_app::ours))
+        .route("/handrolled", web::get().to(actix_app::handrolled))
 }
 
 fn soak_actix() -> actix_app!() {
@@ -377,12 +416,37 @@ fn warp_fixed() -> warp::reply::Response {
     response
 }
 
+/// The hand-rolled anchor: `with_status(json(..), StatusCode::BAD_GATEWAY)`
+/// with the headers a user adds (cache-control, the request id echoed).
+fn warp_handrolled()
+-> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    use warp::Reply;
+    warp::path!("handrolled")
+        .and(warp::header::optional::<String>("x-request-id"))
+        .map(|id: Option<String>| {
+            let body = scenarios::handrolled_body(id.as_deref());
+            let reply = warp::reply::with_header(
+                warp::reply::with_status(warp::reply::json(&body), http::StatusCode::BAD_GATEWAY),
+                "cache-control",
+                "no-store",
+            );
+            let mut response = reply.into_response();
+            if let Some(value) = id.and_then(|id| http::HeaderValue::from_str(&id).ok()) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            response
+        })
+}
+
 fn bench_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let fixed = warp::path!("static").map(warp_fixed);
     let ours = warp::path!("ours")
         .and_then(|| async { Err::<String, _>(warp::reject::custom(scenarios::bench_error())) });
-    // `/static` first, so that it never enters `handle`.
-    fixed.or(gateway_error::warp::handle(ours, scenarios::bench_policy()))
+    // `/static` first, so that it never enters `handle`; `/handrolled` beside
+    // it, before `handle` (which answers every rejection it sees).
+    fixed
+        .or(warp_handrolled())
+        .or(gateway_error::warp::handle(ours, scenarios::bench_policy()))
 }
 
 fn bench_warp_inside() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone
@@ -391,7 +455,10 @@ fn bench_warp_inside() -> impl Filter<Extract = (impl warp::Reply,), Error = war
     let ours = warp::path!("ours").and_then(|| async {
         Err::<warp::reply::Response, _>(warp::reject::custom(scenarios::bench_error()))
     });
-    gateway_error::warp::handle(fixed.or(ours).unify(), scenarios::bench_policy())
+    gateway_error::warp::handle(
+        fixed.or(ours).unify().or(warp_handrolled()).unify(),
+        scenarios::bench_policy(),
+    )
 }
 
 fn soak_warp() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
