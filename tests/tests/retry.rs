@@ -16,6 +16,9 @@
 //! `Retry-After: 1` asks for; everything else uses millisecond backoff, and
 //! every call is bounded by `tokio::time::timeout`.
 
+#[path = "support/count.rs"]
+mod count;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use backon::Retryable;
 use bytes::Bytes;
+use count::Count;
 use futures_util::future::join_all;
 use gateway_demo::gateway;
 use gateway_demo::upstreams::{Scenario, Upstream, Upstreams};
@@ -136,22 +140,6 @@ async fn send_tower(policy: &RetryPolicy, method: Method, url: &str, layer: bool
         status,
         retry_after,
         attempts: attempts.load(Ordering::SeqCst),
-    }
-}
-
-/// Counts the attempts that reach it (it sits under the retry middleware).
-struct Count(Arc<AtomicUsize>);
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for Count {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        next.run(request, extensions).await
     }
 }
 

@@ -13,6 +13,9 @@
 //! are counted under the BFF's retry, so that refused connections count
 //! too. The figures are in ROBUSTNESS.md.
 
+#[path = "support/count.rs"]
+mod count;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +26,7 @@ use axum::extract::State;
 use axum::routing::get;
 use backon::Retryable;
 use bytes::Bytes;
+use count::Count;
 use futures_util::future::join_all;
 use gateway_demo::upstreams::{Scenario, Upstream};
 use gateway_error::axum::GatewayErrorLayer;
@@ -58,23 +62,6 @@ enum Client {
 }
 
 const CLIENTS: [Client; 3] = [Client::Tower, Client::Reqwest, Client::Backon];
-
-/// Counts the requests that reach it: under the BFF's retry, each is one
-/// request to the upstream (a refused connection included).
-struct Count(Arc<AtomicUsize>);
-
-#[async_trait::async_trait]
-impl reqwest_middleware::Middleware for Count {
-    async fn handle(
-        &self,
-        request: reqwest::Request,
-        extensions: &mut http::Extensions,
-        next: reqwest_middleware::Next<'_>,
-    ) -> reqwest_middleware::Result<reqwest::Response> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        next.run(request, extensions).await
-    }
-}
 
 #[derive(Clone)]
 struct Bff {

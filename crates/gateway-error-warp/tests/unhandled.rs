@@ -46,15 +46,6 @@ fn policy() -> Policy {
 }
 
 fn routes() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let wrapped = warp::path!("wrapped").and_then(|| async {
-        Err::<String, _>(warp::reject::custom(AppError::Gateway(gateway())))
-    });
-    let own = warp::path!("own").and_then(|| async {
-        Err::<String, _>(warp::reject::custom(AppError::NotFound {
-            secret: "db-password",
-        }))
-    });
-    let only_get = warp::get().and(warp::path!("only-get")).map(|| "got");
     let json = warp::post()
         .and(warp::path!("json"))
         .and(warp::body::json())
@@ -67,10 +58,11 @@ fn routes() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
         .and(warp::body::content_length_limit(4))
         .and(warp::body::bytes())
         .map(|_| "limited");
-    wrapped.or(own).or(only_get).or(json).or(header).or(limited)
+    custom_routes().or(json).or(header).or(limited)
 }
 
-/// The custom routes alone: no route of another method rejects with 405.
+/// The custom routes alone (and a GET route): no route of another method
+/// rejects with 405. [`routes`] adds routes that reject as warp does.
 fn custom_routes() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let wrapped = warp::path!("wrapped").and_then(|| async {
         Err::<String, _>(warp::reject::custom(AppError::Gateway(gateway())))

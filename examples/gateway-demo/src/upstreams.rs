@@ -287,13 +287,9 @@ async fn serve(listener: TcpListener, behaviour: Behaviour, log: Log) {
                         failures,
                     } if earlier < failures => unavailable(stream, retry_after).await,
                     Behaviour::Unavailable { .. } => misbehave(stream, Scenario::Ok).await,
-                    Behaviour::Answer(response) => {
-                        stream.write_all(response).await?;
-                        stream.shutdown().await
-                    }
+                    Behaviour::Answer(response) => answer(stream, response).await,
                     Behaviour::Alternate(failure) if earlier % 2 == 0 => {
-                        stream.write_all(failure).await?;
-                        stream.shutdown().await
+                        answer(stream, failure).await
                     }
                     Behaviour::Alternate(_) => misbehave(stream, Scenario::Ok).await,
                 }
@@ -301,6 +297,12 @@ async fn serve(listener: TcpListener, behaviour: Behaviour, log: Log) {
             .await;
         });
     }
+}
+
+/// Writes `response`, raw bytes, and closes the connection.
+async fn answer(mut stream: TcpStream, response: &[u8]) -> io::Result<()> {
+    stream.write_all(response).await?;
+    stream.shutdown().await
 }
 
 /// A 503 with the given `Retry-After`; the connection closes after it.

@@ -1,35 +1,15 @@
 //! The hyper example (the one tower layer) over a loopback socket: exact status, fields
 //! and body, compared with `gateway_error::render` for the same request.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use bytes::Bytes;
 use gateway_error::{RenderContext, render};
 use http::{HeaderValue, Method, Response};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
-const LIMIT: Duration = Duration::from_secs(10);
+mod common;
 
-/// Status, field lines (lowercase names, sorted) and
-/// body of a raw response.
-fn parse(raw: &str) -> (u16, Vec<(String, String)>, String) {
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header section");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().expect("a status line")[9..12]
-        .parse()
-        .expect("a status code");
-    let mut fields: Vec<(String, String)> = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("a field line");
-            (name.to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .filter(|(name, _)| name != "date" && name != "connection")
-        .collect();
-    fields.sort();
-    (status, fields, body.to_owned())
-}
+use common::{LIMIT, send};
 
 /// What `render` gives for the product error and this request, as parsed.
 fn expected(method: &Method, accept: &str, id: &str) -> (u16, Vec<(String, String)>, String) {
@@ -49,14 +29,6 @@ fn expected(method: &Method, accept: &str, id: &str) -> (u16, Vec<(String, Strin
     fields.sort();
     let body = String::from_utf8(response.body().to_vec()).expect("UTF-8");
     (response.status().as_u16(), fields, body)
-}
-
-async fn send(addr: SocketAddr, head: &str) -> (u16, Vec<(String, String)>, String) {
-    let raw = timeout(LIMIT, example_hyper::send(addr, head))
-        .await
-        .expect("a response in time")
-        .expect("a response");
-    parse(&raw)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

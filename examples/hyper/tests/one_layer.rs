@@ -4,9 +4,6 @@
 //! with `Server::builder().layer(..)` echoes the request id and leaves its
 //! gRPC answers as they are. Real servers and clients on loopback.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -20,26 +17,9 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-const LIMIT: Duration = Duration::from_secs(10);
+mod common;
 
-/// Status, field lines (lowercase names, sorted, without `date`) and body
-/// of a raw response.
-fn parse(raw: &str) -> (u16, Vec<(String, String)>, String) {
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header section");
-    let mut lines = head.split("\r\n");
-    let status = lines.next().expect("a status line")[9..12]
-        .parse()
-        .expect("a status code");
-    let mut fields: Vec<(String, String)> = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("a field line");
-            (name.to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .filter(|(name, _)| name != "date")
-        .collect();
-    fields.sort();
-    (status, fields, body.to_owned())
-}
+use common::{LIMIT, send};
 
 /// The hyper example's routes, written for axum.
 fn axum_app() -> Router {
@@ -61,14 +41,6 @@ fn axum_app() -> Router {
         .route("/health", get(health))
         .fallback(missing)
         .layer(GatewayErrorLayer::new(example_hyper::policy()))
-}
-
-async fn send(addr: SocketAddr, head: &str) -> (u16, Vec<(String, String)>, String) {
-    let raw = timeout(LIMIT, example_hyper::send(addr, head))
-        .await
-        .expect("a response in time")
-        .expect("a response");
-    parse(&raw)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
