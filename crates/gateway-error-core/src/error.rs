@@ -1070,28 +1070,24 @@ mod tests {
     fn the_enum_builds_and_reads_what_each_type_does() {
         let cause: Source = Arc::new(std::fmt::Error);
         let proxy_status = HeaderValue::from_static("lb; error=dns_timeout");
+        // The same calls on a type and on the enum.
+        macro_rules! with_everything {
+            ($err:expr) => {
+                $err.with_upstream("u")
+                    .with_details("d")
+                    .with_kind(ProxyError::ConnectionTimeout)
+                    .with_retry_after(RetryAfter::from_secs(3))
+                    .with_shared_source(Arc::clone(&cause))
+                    .with_next_hop("h")
+                    .with_received_status(StatusCode::NOT_FOUND)
+                    .with_request_id("r")
+                    .with_upstream_proxy_status(proxy_status.clone())
+            };
+        }
         macro_rules! each {
             ($all:ident, $($ty:ident),+) => {$(
-                let by_type = $ty::new()
-                    .with_upstream("u")
-                    .with_details("d")
-                    .with_kind(ProxyError::ConnectionTimeout)
-                    .with_retry_after(RetryAfter::from_secs(3))
-                    .with_shared_source(Arc::clone(&cause))
-                    .with_next_hop("h")
-                    .with_received_status(StatusCode::NOT_FOUND)
-                    .with_request_id("r")
-                    .with_upstream_proxy_status(proxy_status.clone());
-                let by_enum = $all::from($ty::new())
-                    .with_upstream("u")
-                    .with_details("d")
-                    .with_kind(ProxyError::ConnectionTimeout)
-                    .with_retry_after(RetryAfter::from_secs(3))
-                    .with_shared_source(Arc::clone(&cause))
-                    .with_next_hop("h")
-                    .with_received_status(StatusCode::NOT_FOUND)
-                    .with_request_id("r")
-                    .with_upstream_proxy_status(proxy_status.clone());
+                let by_type = with_everything!($ty::new());
+                let by_enum = with_everything!($all::from($ty::new()));
                 assert_eq!(format!("{by_enum:?}"), format!("{by_type:?}"));
                 assert_eq!(by_enum.to_string(), by_type.to_string());
                 assert_eq!(by_enum.status(), $ty::STATUS);
