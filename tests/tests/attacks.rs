@@ -525,7 +525,8 @@ fn one_mib_of_details_is_capped_exactly() {
             // (the page names the upstream in its hops).
             let names = match format {
                 Format::Json | Format::ProblemJson | Format::Html => name.len() - 1,
-                Format::Text => 0,
+                // No body (not in `Format::ALL`).
+                Format::Text | Format::Grpc => 0,
             };
             let ids = match format {
                 Format::ProblemJson => 2 * (MAX_REQUEST_ID_LEN - 1),

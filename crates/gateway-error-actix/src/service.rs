@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, forward_ready};
 use actix_web::error::InternalError;
-use actix_web::http::header::{ACCEPT, HeaderName, HeaderValue};
+use actix_web::http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpResponse};
 use gateway_error_core::actix_web::{headers_to_http, into_actix, method_to_http};
 use gateway_error_core::pipeline::{Action, Instrumented, Pipeline, Rendered, RequestContext};
@@ -41,10 +41,9 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let format = Format::negotiate_fields(
-            req.headers()
-                .get_all(ACCEPT)
-                .map(actix_web::http::header::HeaderValue::as_bytes),
+        let format = Format::from_request_bytes(
+            req.headers().get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+            req.headers().get_all(ACCEPT).map(HeaderValue::as_bytes),
         );
         let ctx = self.pipeline.capture_parts(
             method_to_http(req.method()),

@@ -57,6 +57,10 @@ struct Facts {
     io: Option<ProxyError>,
     protocol: Option<ProxyError>,
     received_status: Option<StatusCode>,
+    /// A gRPC upstream's answer: a `tonic::Status` tonic read from its
+    /// response, not one it made of a transport error.
+    #[cfg(feature = "tonic")]
+    grpc: Option<crate::grpc::Answer>,
 }
 
 /// The error a layer wraps whose `source()` skips it: reqwest-middleware's
@@ -119,6 +123,23 @@ impl Facts {
         self.read_reqwest(layer);
         #[cfg(feature = "rustls")]
         self.read_rustls(layer);
+        #[cfg(feature = "tonic")]
+        self.read_tonic(layer);
+    }
+
+    /// tonic's own errors: its timeout, a failed connect, and a `Status`
+    /// that is an upstream's answer.
+    #[cfg(feature = "tonic")]
+    fn read_tonic(&mut self, layer: &(dyn StdError + 'static)) {
+        if layer.is::<tonic::TimeoutExpired>() {
+            self.timeout = true;
+        }
+        if layer.is::<tonic::ConnectError>() {
+            self.connect = true;
+        }
+        if self.grpc.is_none() {
+            self.grpc = crate::grpc::Answer::of(layer);
+        }
     }
 
     fn read_io(&mut self, io: &io::Error) {
@@ -460,13 +481,25 @@ impl GatewayError {
         let facts = Facts::gather(&*error);
         let kind = facts.decide(&*error);
         let status = kind.map_or(StatusCode::BAD_GATEWAY, ProxyError::recommended_status);
-        let inner = Inner {
+        #[cfg_attr(not(feature = "tonic"), allow(unused_mut))]
+        let mut inner = Inner {
             kind,
             received_status: facts.received_status,
             no_retry: facts.no_retry(),
             source: Some(std::sync::Arc::from(error)),
             ..Inner::default()
         };
+        #[cfg(feature = "tonic")]
+        if let (None, Some(answer)) = (kind, &facts.grpc) {
+            // A gRPC upstream answered: relayed as an HTTP upstream's
+            // status is (see `from_upstream_response`), its wait kept.
+            inner.received_grpc_status = Some(answer.code);
+            inner.retry_after = answer.retry_after;
+            if answer.said_no {
+                inner.no_retry = Some(NoRetry::Said);
+            }
+            return Self::for_status(crate::grpc::relay_status(answer.code), inner);
+        }
         Self::for_status(status, inner)
     }
 

@@ -258,8 +258,9 @@ impl<'a> RenderContext<'a> {
         }
     }
 
-    /// The context of a request: its method, its `Accept` fields and its
-    /// `x-request-id`.
+    /// The context of a request: its method, the format it asks for (see
+    /// [`Format::from_request`]: gRPC for a gRPC call, else by its `Accept`
+    /// fields) and its `x-request-id`.
     ///
     /// # Examples
     ///
@@ -274,7 +275,9 @@ impl<'a> RenderContext<'a> {
     /// ```
     #[must_use]
     pub fn from_request(method: &'a Method, headers: &'a HeaderMap) -> Self {
-        let mut ctx = Self::new().with_method(method).with_accept(headers);
+        let mut ctx = Self::new()
+            .with_method(method)
+            .with_format(Format::from_request(headers));
         if let Some(id) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
             ctx = ctx.with_request_id(id);
         }

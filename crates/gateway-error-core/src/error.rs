@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method, StatusCode};
 
+use crate::grpc::GrpcCode;
 use crate::registry::{Phase, ProxyError};
 use crate::retry_after::RetryAfter;
 use crate::text::{self, MAX_DETAILS_LEN, MAX_NAME_LEN, Text};
@@ -23,6 +24,10 @@ pub(crate) struct Inner {
     pub(crate) retry_after: Option<RetryAfter>,
     pub(crate) next_hop: Option<Text>,
     pub(crate) received_status: Option<StatusCode>,
+    /// The `grpc-status` a gRPC upstream answered with (see
+    /// [`ResultExt::upstream`](crate::ResultExt::upstream) on a
+    /// `tonic::Status`).
+    pub(crate) received_grpc_status: Option<GrpcCode>,
     pub(crate) request_id: Option<Text>,
     pub(crate) upstream_proxy_status: Option<HeaderValue>,
     pub(crate) source: Option<Source>,
@@ -124,6 +129,11 @@ impl Inner {
             .or_else(|| self.reported.as_ref()?.received_status)
     }
 
+    /// The `grpc-status` a gRPC upstream answered with.
+    pub(crate) fn received_grpc_status(&self) -> Option<GrpcCode> {
+        self.received_grpc_status
+    }
+
     /// The request id: this process's, or else the reported one.
     pub(crate) fn request_id(&self) -> Option<&str> {
         self.request_id
@@ -157,6 +167,7 @@ impl Inner {
             retry_after: self.retry_after,
             next_hop: self.next_hop.clone(),
             received_status: Some(status),
+            received_grpc_status: self.received_grpc_status,
             request_id: self.request_id.clone(),
             upstream_proxy_status: self.upstream_proxy_status.clone(),
             source: self.source.clone(),
@@ -197,6 +208,9 @@ impl Inner {
         (status != StatusCode::INTERNAL_SERVER_ERROR || self.retry_after.is_some())
             && self.no_retry().is_none()
             && retry_can_help(self.kind(), self.received_status())
+            && !self
+                .received_grpc_status
+                .is_some_and(GrpcCode::answers_the_same_again)
     }
 
     /// The short message and the kind: nothing a client must not see (no
@@ -227,6 +241,7 @@ impl Inner {
             retry_after,
             next_hop,
             received_status,
+            received_grpc_status,
             request_id
         );
         field!(upstream_proxy_status, source, no_retry, reported);

@@ -60,6 +60,7 @@ mod context;
 mod error;
 mod ext;
 mod framework;
+mod grpc;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod layer;

@@ -1,5 +1,6 @@
 //! HTTP `Accept` content negotiation ([RFC 9110 §12.5.1]) among the four
-//! body formats an error can be rendered in.
+//! body formats an error can be rendered in, and gRPC callers told apart by
+//! their `content-type`.
 //!
 //! The parser works directly on the header bytes, never allocates, never
 //! panics, and bounds its work: only the first 8 KiB and the first 64 media
@@ -13,6 +14,19 @@ use http::HeaderValue;
 const MAX_LEN: usize = 8 * 1024;
 /// Only this many (non-empty) media ranges are considered.
 const MAX_RANGES: usize = 64;
+
+/// Whether a `content-type` value is gRPC's: `application/grpc`, alone or
+/// with a `+<subtype>` suffix or parameters (media types are
+/// case-insensitive, RFC 9110 section 8.3.1).
+fn is_grpc(content_type: &[u8]) -> bool {
+    const GRPC: &[u8] = b"application/grpc";
+    content_type.len() >= GRPC.len()
+        && content_type[..GRPC.len()].eq_ignore_ascii_case(GRPC)
+        && matches!(
+            content_type.get(GRPC.len()),
+            None | Some(b'+' | b';' | b' ' | b'\t')
+        )
+}
 
 /// The body formats an error can be rendered in.
 ///
@@ -28,9 +42,11 @@ const MAX_RANGES: usize = 64;
 /// assert_eq!(Format::default(), Format::Json);
 /// ```
 ///
-/// Exhaustive on purpose: these four are the formats every renderer,
-/// adapter and OpenAPI document of this crate is written for, and
-/// [`Format::ALL`] lists them all; a fifth would be a breaking change anyway.
+/// Exhaustive on purpose: these are the formats every renderer and adapter
+/// of this crate is written for; another would be a breaking change anyway.
+/// [`Format::ALL`] lists the four that `Accept` chooses among; a gRPC
+/// caller gets [`Format::Grpc`] whatever it accepts (see
+/// [`Format::from_request`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Format {
     /// `application/json`: the JSON error envelope.
@@ -42,11 +58,19 @@ pub enum Format {
     Html,
     /// `text/plain`: plain text.
     Text,
+    /// `application/grpc`: a gRPC Trailers-Only answer (gRPC's
+    /// PROTOCOL-HTTP2.md): HTTP 200, no body, the error in `grpc-status`,
+    /// `grpc-message` and `grpc-retry-pushback-ms` (see
+    /// [`render`](crate::render)). Chosen by a request's `content-type`
+    /// (`application/grpc` or `application/grpc+<subtype>`), never by
+    /// `Accept`.
+    Grpc,
 }
 
 impl Format {
-    /// Every format, in server preference order (used to break ties):
-    /// `Json`, `ProblemJson`, `Html`, `Text`.
+    /// Every format `Accept` chooses among, in server preference order
+    /// (used to break ties): `Json`, `ProblemJson`, `Html`, `Text`. Not
+    /// [`Format::Grpc`], which a request's `content-type` chooses.
     ///
     /// # Examples
     ///
@@ -80,6 +104,7 @@ impl Format {
             Format::ProblemJson => "application/problem+json",
             Format::Html => "text/html",
             Format::Text => "text/plain",
+            Format::Grpc => "application/grpc",
         }
     }
 
@@ -101,6 +126,7 @@ impl Format {
             Format::ProblemJson => "application/problem+json",
             Format::Html => "text/html; charset=utf-8",
             Format::Text => "text/plain; charset=utf-8",
+            Format::Grpc => "application/grpc",
         }
     }
 
@@ -111,6 +137,64 @@ impl Format {
             Format::ProblemJson => (b"application", b"problem+json"),
             Format::Html => (b"text", b"html"),
             Format::Text => (b"text", b"plain"),
+            Format::Grpc => (b"application", b"grpc"),
+        }
+    }
+
+    /// The format for a request: [`Format::Grpc`] for a gRPC call (its
+    /// `content-type` is `application/grpc` or `application/grpc+<subtype>`,
+    /// as gRPC's PROTOCOL-HTTP2.md defines it; `application/grpc-web` is
+    /// another protocol and is not one), otherwise the one its `Accept`
+    /// fields ask for (see [`Format::negotiate_fields`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::Format;
+    /// use http::{HeaderMap, HeaderValue};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("accept", HeaderValue::from_static("text/html"));
+    /// assert_eq!(Format::from_request(&headers), Format::Html);
+    /// headers.insert("content-type", HeaderValue::from_static("application/grpc+proto"));
+    /// assert_eq!(Format::from_request(&headers), Format::Grpc);
+    /// ```
+    #[must_use]
+    pub fn from_request(headers: &http::HeaderMap) -> Format {
+        Format::from_request_bytes(
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .map(HeaderValue::as_bytes),
+            headers
+                .get_all(http::header::ACCEPT)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        )
+    }
+
+    /// [`Format::from_request`] over raw bytes, for frameworks whose header
+    /// types are not `http` 1's: the request's `content-type` value, if it
+    /// has one, and its `Accept` field values in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::Format;
+    ///
+    /// let accept: [&[u8]; 1] = [b"text/plain"];
+    /// assert_eq!(Format::from_request_bytes(Some(b"application/grpc"), accept), Format::Grpc);
+    /// assert_eq!(Format::from_request_bytes(Some(b"application/grpc-web"), accept), Format::Text);
+    /// assert_eq!(Format::from_request_bytes(None, accept), Format::Text);
+    /// ```
+    #[must_use]
+    pub fn from_request_bytes<'a>(
+        content_type: Option<&[u8]>,
+        accept: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Format {
+        if content_type.is_some_and(is_grpc) {
+            Format::Grpc
+        } else {
+            Format::negotiate_fields(accept)
         }
     }
 
@@ -506,6 +590,35 @@ fn trim_ows(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use Format::{Html, Json, ProblemJson, Text};
+
+    #[test]
+    fn grpc_callers_are_told_by_their_content_type() {
+        for grpc in [
+            &b"application/grpc"[..],
+            b"application/grpc+proto",
+            b"application/grpc+json",
+            b"Application/GRPC+proto",
+            b"application/grpc; charset=utf-8",
+        ] {
+            assert!(is_grpc(grpc), "{:?}", String::from_utf8_lossy(grpc));
+            let html: [&[u8]; 1] = [b"text/html"];
+            assert_eq!(Format::from_request_bytes(Some(grpc), html), Format::Grpc);
+        }
+        for other in [
+            &b"application/grpc-web"[..],
+            b"application/grpc-web-text+proto",
+            b"application/grpcx",
+            b"application/grp",
+            b"application/json",
+            b"",
+            b"\xffapplication/grpc",
+        ] {
+            assert!(!is_grpc(other), "{:?}", String::from_utf8_lossy(other));
+        }
+        // `Accept` never chooses gRPC.
+        assert_eq!(Format::negotiate_bytes(b"application/grpc"), Json);
+        assert!(!Format::ALL.contains(&Format::Grpc));
+    }
 
     #[test]
     fn fast_path_values_agree_with_the_general_path() {

@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{GatewayError, Inner, Reported};
+use crate::grpc::{self, GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN, GrpcCode};
 use crate::proxy_status::{self, LastMember};
 use crate::registry::ProxyError;
 use crate::request_id::X_REQUEST_ID;
@@ -191,6 +192,9 @@ pub fn parse(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<GatewayError, ParseError> {
+    if let Some(code) = headers.get(&GRPC_STATUS) {
+        return parse_grpc(status, code, headers);
+    }
     if !matches!(status.as_u16(), 500 | 502 | 503 | 504) {
         return Err(ParseErrorKind::Status.into());
     }
@@ -231,6 +235,69 @@ pub fn parse(
             .and_then(|id| crate::request_id::clean_request_id(Cow::Owned(id.to_owned())));
     }
     inner.reported = Some(reported);
+    Ok(GatewayError::for_status(status, inner))
+}
+
+/// [`parse`] for a gRPC answer: `grpc-status` in `headers` (a
+/// Trailers-Only answer's head, or the trailers after a body).
+fn parse_grpc(
+    status: StatusCode,
+    code: &HeaderValue,
+    headers: &HeaderMap,
+) -> Result<GatewayError, ParseError> {
+    let code = GrpcCode::from_bytes(code.as_bytes());
+    // gRPC answers are HTTP 200; `OK` is no error.
+    if status != StatusCode::OK || code == GrpcCode::OK {
+        return Err(ParseErrorKind::Status.into());
+    }
+    let pushback = headers
+        .get(&GRPC_RETRY_PUSHBACK_MS)
+        .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok());
+    let details = headers
+        .get(&GRPC_STATUS_DETAILS_BIN)
+        .and_then(|value| grpc::details::decode_base64(value.as_bytes()));
+    let read = details
+        .as_deref()
+        .and_then(grpc::details::read)
+        .unwrap_or_default();
+    let mut inner = Inner {
+        retry_after: pushback
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map(|ms| RetryAfter::delay(std::time::Duration::from_millis(ms)))
+            .or_else(|| read.retry_delay.map(RetryAfter::delay)),
+        ..Inner::default()
+    };
+    let mut reported = Reported {
+        kind: read
+            .reason
+            .and_then(|reason| std::str::from_utf8(reason).ok()?.parse().ok()),
+        // The sender's verdict, as its code and pushback say it (see
+        // `Format::Grpc`): `UNAVAILABLE` only when a retry may be sent.
+        retryable: if pushback.is_some_and(|ms| ms < 0) {
+            Some(false)
+        } else {
+            (code == GrpcCode::UNAVAILABLE).then_some(true)
+        },
+        ..Reported::default()
+    };
+    if let Some(field) = proxy_status::upstream_field(headers) {
+        let last = LastMember::of(field.as_bytes());
+        reported.kind = last.error.or(reported.kind);
+        reported.received_status = last.received_status;
+        inner.upstream_proxy_status = Some(field);
+    }
+    reported.request_id = headers
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|id| crate::request_id::clean_request_id(Cow::Owned(id.to_owned())));
+    inner.reported = Some(reported);
+    // The HTTP status an HTTP client would have had, when the details say
+    // it; else the one the code stands for.
+    let status = read
+        .status
+        .and_then(|status| StatusCode::from_bytes(status).ok())
+        .filter(|status| matches!(status.as_u16(), 500 | 502 | 503 | 504))
+        .unwrap_or_else(|| grpc::status_for(code));
     Ok(GatewayError::for_status(status, inner))
 }
 

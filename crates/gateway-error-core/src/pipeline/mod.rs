@@ -81,7 +81,6 @@ mod task;
 use std::fmt;
 use std::sync::Arc;
 
-use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, Method};
 
 pub use context::{Action, Finished, Rendered, RequestContext, content_length, respond};
@@ -264,8 +263,9 @@ impl Pipeline {
         cfg!(feature = "tracing") && !self.shared.quiet
     }
 
-    /// Captures what rendering needs of a request: the format its `Accept`
-    /// fields ask for, its method, its request id (see the module docs for
+    /// Captures what rendering needs of a request: the format (gRPC for a
+    /// gRPC call, else what its `Accept` fields ask for: see
+    /// [`Format::from_request`]), its method, its request id (see the module docs for
     /// the rule) and this pipeline.
     ///
     /// Inside another adapter's scope (adapters nested in one app), the
@@ -289,8 +289,7 @@ impl Pipeline {
     /// ```
     #[must_use]
     pub fn capture(&self, method: &Method, headers: &HeaderMap) -> RequestContext {
-        let format =
-            Format::negotiate_fields(headers.get_all(ACCEPT).iter().map(HeaderValue::as_bytes));
+        let format = Format::from_request(headers);
         self.capture_parts(
             method.clone(),
             format,
@@ -330,8 +329,8 @@ impl Pipeline {
     }
 
     /// [`capture`](Self::capture) from parts, for frameworks whose header
-    /// types are not `http` 1's: the method, the negotiated format (see
-    /// [`Format::negotiate_bytes`]) and the bytes of the request's
+    /// types are not `http` 1's: the method, the format (see
+    /// [`Format::from_request_bytes`]) and the bytes of the request's
     /// `x-request-id`, if it has one.
     ///
     /// # Examples

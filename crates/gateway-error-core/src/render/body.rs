@@ -113,6 +113,8 @@ impl<'a> View<'a> {
             Format::Html => self.write_html(out),
             Format::Text => self.write_text(out),
             Format::Json => self.write_json(out),
+            // A Trailers-Only answer has no body (see `grpc`).
+            Format::Grpc => {}
         }
     }
 
@@ -274,7 +276,7 @@ impl<'a> View<'a> {
         }
     }
 
-    fn write_status_line<S: Sink>(&self, out: &mut S) {
+    pub(super) fn write_status_line<S: Sink>(&self, out: &mut S) {
         // The four statuses the error types have, in one piece each.
         let line = match self.status {
             StatusCode::BAD_GATEWAY => "502 Bad Gateway",
@@ -332,7 +334,7 @@ impl RetryAfterText {
     /// The hint as a sentence for HTML and text bodies: when the service
     /// expects to take requests again (RFC 9110 section 10.2.3), which is
     /// not a verdict on resending this request.
-    fn write_sentence<S: Sink>(&self, out: &mut S) {
+    pub(super) fn write_sentence<S: Sink>(&self, out: &mut S) {
         if self.is_delay {
             out.raw("The service expects to accept requests again in ");
             out.bytes(self.as_bytes());

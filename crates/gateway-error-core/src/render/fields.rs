@@ -129,6 +129,7 @@ pub(super) fn content_type(format: Format) -> HeaderValue {
         }
         Format::Html => const { HeaderValue::from_static(Format::Html.content_type()) },
         Format::Text => const { HeaderValue::from_static(Format::Text.content_type()) },
+        Format::Grpc => const { HeaderValue::from_static(Format::Grpc.content_type()) },
     }
 }
 
@@ -146,6 +147,11 @@ pub(super) fn replaced_by_rerender(name: &HeaderName) -> bool {
             | "content-security-policy"
             | "retry-after"
             | "proxy-status"
+            // A gRPC caller's answer (see `grpc`).
+            | "grpc-status"
+            | "grpc-message"
+            | "grpc-retry-pushback-ms"
+            | "grpc-status-details-bin"
     ) || describes_another_body(name.as_str())
 }
 

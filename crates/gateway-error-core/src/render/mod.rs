@@ -4,6 +4,7 @@
 
 mod body;
 mod fields;
+mod grpc;
 mod page;
 mod sha256;
 
@@ -22,6 +23,9 @@ use crate::request_id::X_REQUEST_ID;
 use self::body::{Count, Decimal, Estimate, RetryAfterText, View};
 pub(crate) use self::fields::describes_another_body;
 use self::fields::{fields, replaced_by_rerender};
+pub(crate) use self::grpc::pushback_value;
+#[cfg(feature = "tonic")]
+pub(crate) use self::grpc::status_parts;
 
 /// Renders `error` for the request described by `ctx`.
 ///
@@ -80,13 +84,16 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     let parts = render_parts(error, ctx);
     let mut response = Response::new(parts.body);
     *response.status_mut() = parts.status;
-    *response.headers_mut() = fields(
-        parts.format,
-        parts.content_length,
-        parts.retry_after,
-        parts.proxy_status,
-        parts.request_id,
-    );
+    *response.headers_mut() = match parts.grpc {
+        Some(grpc) => grpc.fields(parts.content_length, parts.proxy_status, parts.request_id),
+        None => fields(
+            parts.format,
+            parts.content_length,
+            parts.retry_after,
+            parts.proxy_status,
+            parts.request_id,
+        ),
+    };
     response
 }
 
@@ -110,6 +117,10 @@ pub(crate) struct RenderedParts {
     pub proxy_status: Option<Bytes>,
     /// `x-request-id`: the error's own id or the context's, if either.
     pub request_id: Option<Bytes>,
+    /// For a gRPC caller, the fields of its answer (the status is then
+    /// 200, the body empty, and `Retry-After` is none: the pushback says
+    /// it).
+    pub grpc: Option<grpc::GrpcFields>,
 }
 
 /// Renders `error` into its parts (see [`RenderedParts`]).
@@ -120,6 +131,9 @@ pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> Ren
     let sent = error.as_sent();
     let view = View::new(sent.status(), sent.inner(), ctx);
     let format = ctx.format();
+    if format == Format::Grpc {
+        return grpc::render_parts(&view, ctx);
+    }
     let head = ctx.method() == Some(&Method::HEAD);
 
     // The header values known only now and the body share one buffer: one
@@ -176,6 +190,7 @@ pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> Ren
         retry_after: retry_after.map(|range| shared.slice(range)),
         proxy_status: proxy_status.map(|range| shared.slice(range)),
         request_id: request_id.map(|range| shared.slice(range)),
+        grpc: None,
     }
 }
 

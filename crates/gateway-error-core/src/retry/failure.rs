@@ -105,6 +105,11 @@ impl Failure {
     /// ```
     #[must_use]
     pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<Self> {
+        if status == StatusCode::OK && headers.contains_key(&crate::grpc::GRPC_STATUS) {
+            // A gRPC answer (Trailers-Only): a failure when its code is not
+            // `OK`.
+            return parse(status, headers, b"").ok().map(|err| Self::from(&err));
+        }
         if matches!(status.as_u16(), 500 | 502 | 503 | 504) {
             // An empty JSON object: `parse` then reads the head alone.
             const HEAD_ONLY: &[u8] = b"{}";
@@ -203,7 +208,12 @@ impl Failure {
 
     /// Whether sending the request again is safe (RFC 9110, section 9.2.2).
     pub(super) fn is_safe_for(&self, method: &Method) -> bool {
-        self.kind.map(ProxyError::phase) == Some(Phase::NotSent) || method.is_idempotent()
+        self.kind.map(ProxyError::phase) == Some(Phase::NotSent)
+            || method.is_idempotent()
+            // The gateway that answered knew the method and what happened
+            // at its hop, and said this request may be sent again (its
+            // gRPC callers' code and pushback say it: every call is a POST).
+            || self.verdict == Some(true)
     }
 }
 

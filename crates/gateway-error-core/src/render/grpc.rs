@@ -1,0 +1,417 @@
+//! The gRPC answer to a gateway error: a Trailers-Only response (gRPC's
+//! PROTOCOL-HTTP2.md), HTTP 200 with no body and the error in
+//! `grpc-status`, `grpc-message` and `grpc-retry-pushback-ms` (gRFC A6),
+//! and with the `grpc-details` feature a `google.rpc.Status` in
+//! `grpc-status-details-bin`.
+//!
+//! The code follows the retry verdict, never the other way round: a gRPC
+//! client's retry policy usually lists `UNAVAILABLE` as retryable, so only
+//! a request this gateway says may be sent again gets it.
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::context::RenderContext;
+use crate::error::Inner;
+use crate::grpc::{GRPC_MESSAGE, GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GrpcCode};
+use crate::negotiate::Format;
+use crate::proxy_status::{PROXY_STATUS, proxy_status_len, write_proxy_status};
+use crate::request_id::X_REQUEST_ID;
+use crate::retry_after::RetryAfter;
+
+use super::body::{Decimal, Sink, View};
+use super::fields::content_type;
+use super::{RenderedParts, push};
+
+/// The gRPC status code for an error, per status, verdict and what the
+/// upstream answered:
+///
+/// - a 500 (this gateway's own fault) is `INTERNAL`;
+/// - a request that may be sent again (`"retryable": true`: it never
+///   reached the upstream, or its method is idempotent, and a retry can
+///   help) is `UNAVAILABLE`, as grpc's `http-grpc-status-mapping.md` maps
+///   502, 503 and 504 and as Envoy answers its local replies;
+/// - any other is a code no standard retry policy retries: the code a gRPC
+///   upstream answered on purpose (`NOT_FOUND`, `INVALID_ARGUMENT`...),
+///   relayed; for a 504, `DEADLINE_EXCEEDED` (as linkerd2-proxy answers a
+///   504); otherwise `UNKNOWN` (a request that may have run, or that a
+///   retry cannot help).
+pub(crate) fn code(status: StatusCode, inner: &Inner, retryable: Option<bool>) -> GrpcCode {
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        GrpcCode::INTERNAL
+    } else if retryable == Some(true) {
+        GrpcCode::UNAVAILABLE
+    } else if let Some(code) = inner
+        .received_grpc_status()
+        .filter(|code| code.is_an_answer())
+    {
+        code
+    } else if status == StatusCode::GATEWAY_TIMEOUT {
+        GrpcCode::DEADLINE_EXCEEDED
+    } else {
+        GrpcCode::UNKNOWN
+    }
+}
+
+/// The `grpc-retry-pushback-ms` value: the wait in milliseconds when a
+/// retry is advised (none when there is no wait: the client's own backoff
+/// applies), `-1` ("do not retry", gRFC A6) otherwise. A wait too long for
+/// the field (gRFC A6 reads a 32-bit integer) saturates at `i32::MAX`
+/// milliseconds, about 24.8 days; a date is read against the clock now.
+pub(crate) fn pushback(retryable: Option<bool>, retry_after: Option<RetryAfter>) -> Option<i64> {
+    if retryable != Some(true) {
+        return Some(-1);
+    }
+    let wait = retry_after?.delay_from(std::time::SystemTime::now());
+    Some(
+        i64::try_from(wait.as_millis())
+            .map_or(i64::from(i32::MAX), |ms| ms.min(i64::from(i32::MAX))),
+    )
+}
+
+/// The pushback's field value.
+pub(crate) fn pushback_value(ms: i64) -> HeaderValue {
+    if ms < 0 {
+        HeaderValue::from_static("-1")
+    } else {
+        // Digits only.
+        HeaderValue::from_bytes(Decimal::new(ms.unsigned_abs()).as_bytes())
+            .unwrap_or_else(|_| HeaderValue::from_static("-1"))
+    }
+}
+
+impl View<'_> {
+    /// The message a gRPC caller reads: the status line, the details, and
+    /// the sentences the text body has for the wait and the verdict, on
+    /// one line (`502 Bad Gateway: The server could not reach...`). The
+    /// request id travels in its own field.
+    pub(super) fn write_grpc_message<S: Sink>(&self, out: &mut S) {
+        self.write_status_line(out);
+        out.raw(": ");
+        out.raw(self.details);
+        if let Some(retry_after) = &self.retry_after {
+            out.raw(" ");
+            retry_after.write_sentence(out);
+        }
+        if let Some(sentence) = self.verdict.sentences().0 {
+            out.raw(" ");
+            out.raw(sentence);
+        }
+    }
+}
+
+/// Writes `grpc-message`'s bytes: `text` percent-encoded as gRPC's
+/// PROTOCOL-HTTP2.md says (every byte of its UTF-8 but space and visible
+/// ASCII other than `%`, as `%XX`), so that `%`, non-ASCII and control
+/// characters survive.
+pub(crate) struct GrpcMessage<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl Sink for GrpcMessage<'_> {
+    fn bytes(&mut self, b: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        for &byte in b {
+            if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+                self.0.push(byte);
+            } else {
+                self.0.extend_from_slice(&[
+                    b'%',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ]);
+            }
+        }
+    }
+}
+
+/// The fields of a gRPC caller's answer that vary, beside those
+/// [`render_parts`](super::render_parts) gives every format.
+#[derive(Debug)]
+pub(crate) struct GrpcFields {
+    status: GrpcCode,
+    message: Bytes,
+    pushback: Option<i64>,
+    #[cfg(feature = "grpc-details")]
+    details: Bytes,
+}
+
+impl GrpcFields {
+    /// The answer's header fields: `content-type: application/grpc`,
+    /// `grpc-status`, `grpc-message`, `grpc-retry-pushback-ms` (when there
+    /// is one), `grpc-status-details-bin` (with the `grpc-details`
+    /// feature), `content-length: 0`, `cache-control: no-store`, and
+    /// `proxy-status` and `x-request-id` when there are.
+    pub(super) fn fields(
+        self,
+        content_length: Bytes,
+        proxy_status: Option<Bytes>,
+        request_id: Option<Bytes>,
+    ) -> HeaderMap {
+        let shared = |bytes: Bytes| HeaderValue::from_maybe_shared(bytes).ok();
+        let mut headers = HeaderMap::with_capacity(10);
+        headers.insert(CONTENT_TYPE, content_type(Format::Grpc));
+        headers.insert(GRPC_STATUS, HeaderValue::from_static(self.status.as_str()));
+        if let Some(message) = shared(self.message) {
+            headers.insert(GRPC_MESSAGE, message);
+        }
+        if let Some(ms) = self.pushback {
+            headers.insert(GRPC_RETRY_PUSHBACK_MS, pushback_value(ms));
+        }
+        #[cfg(feature = "grpc-details")]
+        if let Some(details) = shared(self.details) {
+            headers.insert(crate::grpc::GRPC_STATUS_DETAILS_BIN, details);
+        }
+        if let Some(length) = shared(content_length) {
+            headers.insert(CONTENT_LENGTH, length);
+        }
+        headers.insert(
+            CACHE_CONTROL,
+            const { HeaderValue::from_static("no-store") },
+        );
+        if let Some(value) = proxy_status.and_then(shared) {
+            headers.insert(PROXY_STATUS.clone(), value);
+        }
+        if let Some(value) = request_id.and_then(shared) {
+            headers.insert(X_REQUEST_ID.clone(), value);
+        }
+        headers
+    }
+}
+
+/// [`render_parts`](super::render_parts) for a gRPC caller: HTTP 200, an
+/// empty body, and the error in the gRPC fields.
+pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> RenderedParts {
+    let retryable = view.retryable;
+    let status = code(view.status, view.inner, retryable);
+    let mut text = String::with_capacity(proxy_status_len(view.inner, ctx));
+    let proxy_status = write_proxy_status(view.inner, ctx, &mut text);
+    let mut buf = text.into_bytes();
+    let request_id = view.request_id.map(|id| push(&mut buf, id.as_bytes()));
+    let message_start = buf.len();
+    view.write_grpc_message(&mut GrpcMessage(&mut buf));
+    let message = message_start..buf.len();
+    let length = push(&mut buf, b"0");
+    let shared = Bytes::from(buf);
+    #[cfg(feature = "grpc-details")]
+    let details = {
+        let mut plain = Vec::new();
+        view.write_grpc_message(&mut plain);
+        let encoded = crate::grpc::details::Details {
+            code: status.as_i32(),
+            message: std::str::from_utf8(&plain).unwrap_or_default(),
+            reason: view.kind.map(crate::registry::ProxyError::as_str),
+            domain: ctx.policy().proxy_name(),
+            status: view.status.as_str(),
+            retry_delay: view
+                .inner
+                .retry_after
+                .map(|wait| wait.delay_from(std::time::SystemTime::now())),
+        }
+        .encode();
+        Bytes::from(crate::grpc::details::base64(&encoded))
+    };
+    RenderedParts {
+        status: StatusCode::OK,
+        format: Format::Grpc,
+        body: Bytes::new(),
+        content_length: shared.slice(length),
+        retry_after: None,
+        proxy_status: proxy_status.map(|range| shared.slice(range)),
+        request_id: request_id.map(|range| shared.slice(range)),
+        grpc: Some(GrpcFields {
+            status,
+            message: shared.slice(message),
+            pushback: pushback(retryable, view.inner.retry_after),
+            #[cfg(feature = "grpc-details")]
+            details,
+        }),
+    }
+}
+
+/// What a `tonic::Status` for an error carries: what [`render`](super::render)
+/// puts in a gRPC caller's fields, before encoding (tonic percent-encodes
+/// the message and base64-encodes the details itself).
+#[cfg(feature = "tonic")]
+pub(crate) struct StatusParts {
+    pub(crate) code: GrpcCode,
+    pub(crate) message: String,
+    pub(crate) pushback: Option<i64>,
+    /// The encoded `google.rpc.Status`; empty without the `grpc-details`
+    /// feature.
+    pub(crate) details: Vec<u8>,
+}
+
+#[cfg(feature = "tonic")]
+pub(crate) fn status_parts(error: &crate::GatewayError, ctx: &RenderContext<'_>) -> StatusParts {
+    let sent = error.as_sent();
+    let view = View::new(sent.status(), sent.inner(), ctx);
+    let code = code(view.status, view.inner, view.retryable);
+    let mut message = Vec::new();
+    view.write_grpc_message(&mut message);
+    let message = String::from_utf8(message).unwrap_or_default();
+    #[cfg(feature = "grpc-details")]
+    let details = crate::grpc::details::Details {
+        code: code.as_i32(),
+        message: &message,
+        reason: view.kind.map(crate::registry::ProxyError::as_str),
+        domain: ctx.policy().proxy_name(),
+        status: view.status.as_str(),
+        retry_delay: view
+            .inner
+            .retry_after
+            .map(|wait| wait.delay_from(std::time::SystemTime::now())),
+    }
+    .encode();
+    #[cfg(not(feature = "grpc-details"))]
+    let details = Vec::new();
+    StatusParts {
+        code,
+        pushback: pushback(view.retryable, view.inner.retry_after),
+        message,
+        details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use crate::context::{Policy, RenderContext};
+    use crate::error::{BadGateway, GatewayError, InternalServerError, ServiceUnavailable};
+    use crate::negotiate::Format;
+    use crate::registry::ProxyError;
+    use crate::render::render;
+    use crate::retry_after::RetryAfter;
+
+    fn grpc(error: &GatewayError, method: &Method) -> http::Response<bytes::Bytes> {
+        render(
+            error,
+            &RenderContext::new()
+                .with_method(method)
+                .with_format(Format::Grpc),
+        )
+    }
+
+    /// The fields but the details, in order, as `name: value`.
+    fn fields(response: &http::Response<bytes::Bytes>) -> Vec<String> {
+        response
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != "grpc-status-details-bin")
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+            .collect()
+    }
+
+    #[test]
+    fn a_trailers_only_answer_exact_fields() {
+        let err = GatewayError::from(
+            BadGateway::upstream("product-service").with_kind(ProxyError::ConnectionRefused),
+        );
+        let policy = Policy::new().with_proxy_name("bff");
+        let ctx = RenderContext::new()
+            .with_method(&Method::POST)
+            .with_format(Format::Grpc)
+            .with_policy(&policy)
+            .with_request_id("req-1");
+        let response = render(&err, &ctx);
+        assert_eq!(response.status(), 200);
+        assert!(response.body().is_empty());
+        assert_eq!(
+            fields(&response),
+            [
+                "content-type: application/grpc",
+                "grpc-status: 14",
+                "grpc-message: 502 Bad Gateway: The server could not reach the upstream server while trying to fulfill the request.",
+                "content-length: 0",
+                "cache-control: no-store",
+                "proxy-status: bff;error=connection_refused",
+                "x-request-id: req-1",
+            ]
+        );
+        assert_eq!(
+            response.headers().contains_key("grpc-status-details-bin"),
+            cfg!(feature = "grpc-details")
+        );
+    }
+
+    #[test]
+    fn the_code_and_the_pushback_follow_the_verdict() {
+        let post = Method::POST;
+        let get = Method::GET;
+        let timeout = GatewayError::from_kind("db", ProxyError::HttpResponseTimeout);
+        let refused = GatewayError::from_kind("db", ProxyError::ConnectionRefused);
+        let relayed_404 = GatewayError::from(
+            BadGateway::upstream("db").with_received_status(http::StatusCode::NOT_FOUND),
+        );
+        let internal = GatewayError::from(InternalServerError::new());
+        let waiting = GatewayError::from(
+            ServiceUnavailable::upstream("db").with_retry_after(RetryAfter::from_secs(120)),
+        );
+        let forever = GatewayError::from(
+            ServiceUnavailable::upstream("db").with_retry_after(RetryAfter::from_secs(u32::MAX)),
+        );
+        let cases: [(&GatewayError, &Method, &str, Option<&str>); 9] = [
+            // May have run: no code a client retries, and "do not retry".
+            (&timeout, &post, "4", Some("-1")),
+            (&timeout, &get, "14", None),
+            (&refused, &post, "14", None),
+            // A retry cannot help.
+            (&relayed_404, &get, "2", Some("-1")),
+            (&internal, &get, "13", Some("-1")),
+            // The wait, in milliseconds, when a retry is advised...
+            (&waiting, &get, "14", Some("120000")),
+            // ...saturated at gRFC A6's 32-bit integer...
+            (&forever, &get, "14", Some("2147483647")),
+            // ...and "do not retry" when not: the wait is in the message.
+            (&waiting, &post, "2", Some("-1")),
+            (&forever, &post, "2", Some("-1")),
+        ];
+        for (error, method, code, pushback) in cases {
+            let response = grpc(error, method);
+            let field = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap_or("?"))
+            };
+            assert_eq!(field("grpc-status"), Some(code), "{error:?} {method}");
+            assert_eq!(
+                field("grpc-retry-pushback-ms"),
+                pushback,
+                "{error:?} {method}"
+            );
+            assert_eq!(field("retry-after"), None);
+        }
+        let message = grpc(&waiting, &post);
+        assert_eq!(
+            message.headers()["grpc-message"],
+            "503 Service Unavailable: The service is temporarily unavailable. Please try again later. \
+             The service expects to accept requests again in 120 seconds. \
+             This request may already have been processed; do not resend it automatically."
+        );
+    }
+
+    #[test]
+    fn the_message_is_percent_encoded() {
+        let err =
+            GatewayError::from(BadGateway::new().with_details("50% off \u{2713} \"now\" <b>"));
+        let response = grpc(&err, &Method::POST);
+        assert_eq!(
+            response.headers()["grpc-message"],
+            "502 Bad Gateway: 50%25 off %E2%9C%93 \"now\" <b> This request may already have been processed; do not resend it automatically."
+        );
+    }
+
+    #[test]
+    fn a_relayed_grpc_answer_keeps_its_code() {
+        let inner = crate::error::Inner {
+            received_grpc_status: Some(crate::grpc::GrpcCode::from_i32(5)),
+            ..crate::error::Inner::default()
+        };
+        let err = GatewayError::for_status(http::StatusCode::BAD_GATEWAY, inner);
+        let response = grpc(&err, &Method::POST);
+        assert_eq!(response.headers()["grpc-status"], "5");
+        assert_eq!(response.headers()["grpc-retry-pushback-ms"], "-1");
+        assert!(!err.is_retryable(&Method::GET));
+    }
+}
