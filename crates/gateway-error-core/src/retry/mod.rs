@@ -43,6 +43,7 @@
 //! | feature | what |
 //! |---|---|
 //! | `tower` | `RetryLayer` for `http::Request<B: Clone>` over hyper-util's client and any tower HTTP client; `RetryPolicy` is also a `tower::retry::Policy` (heads only); `Budget` is a tower retry budget |
+//! | `tower` and `tonic` | `GrpcRetryLayer` over a tonic client's channel: a gateway's gRPC answer read from `grpc-status` and `grpc-retry-pushback-ms` |
 //! | `reqwest-middleware` | `RetryPolicy` is a `reqwest_middleware::Middleware` |
 //! | `backon` | `RetryPolicy` is a backon `BackoffBuilder`; [`RetryPolicy::when`] and [`RetryPolicy::adjust`] go into backon's `Retryable::when` and `adjust` |
 //!
@@ -108,6 +109,8 @@ pub use policy::RetryPolicy;
 mod backon;
 #[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
 mod body;
+#[cfg(all(feature = "tower", feature = "tonic"))]
+mod grpc;
 #[cfg(feature = "reqwest-middleware")]
 mod reqwest_middleware;
 #[cfg(feature = "tower")]
@@ -119,6 +122,9 @@ mod tower;
     doc(cfg(any(feature = "tower", feature = "reqwest-middleware")))
 )]
 pub use body::RetryBody;
+#[cfg(all(feature = "tower", feature = "tonic"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "tower", feature = "tonic"))))]
+pub use grpc::{GrpcRetryLayer, GrpcRetryService};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use tower::{RetryLayer, RetryService};

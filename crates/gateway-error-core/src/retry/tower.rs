@@ -240,7 +240,7 @@ where
 }
 
 /// The attempts for one request, until one succeeds or the policy stops.
-async fn attempts<S, B, ResB>(
+pub(super) async fn attempts<S, B, ResB>(
     mut inner: S,
     policy: RetryPolicy,
     mut request: Request<B>,
