@@ -64,6 +64,12 @@ fn sent_headers(index: usize, case: &Case) -> HeaderMap {
             headers.append("x-request-id", value);
         }
     }
+    if case.method == M::Post {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(case.content_type),
+        );
+    }
     headers
 }
 

@@ -86,7 +86,7 @@ impl Client {
         }
         if case.method == M::Post {
             request = request
-                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CONTENT_TYPE, case.content_type)
                 .body(POST_BODY);
         }
         let response = request.send().await?;
@@ -129,7 +129,8 @@ async fn send_raw(
     if case.method == M::Post {
         request.extend_from_slice(
             format!(
-                "content-type: application/json\r\ncontent-length: {}\r\n",
+                "content-type: {}\r\ncontent-length: {}\r\n",
+                case.content_type,
                 POST_BODY.len()
             )
             .as_bytes(),

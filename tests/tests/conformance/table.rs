@@ -256,7 +256,7 @@ pub(crate) enum Via {
     Reqwest,
     /// A raw socket with `connection: close`, read to EOF: reqwest cannot
     /// send a request without `Accept` (it adds `accept: */*`), and does
-    /// not read what follows a HEAD response.
+    /// not read what follows a HEAD response; and gRPC calls.
     Raw,
 }
 
@@ -269,6 +269,8 @@ pub(crate) struct Case {
     pub(crate) id: Id,
     pub(crate) failure: Failure,
     pub(crate) style: Style,
+    /// A POST's `content-type`: JSON, or gRPC's (a gRPC caller).
+    pub(crate) content_type: &'static str,
     head_over_reqwest: bool,
 }
 
@@ -280,8 +282,15 @@ impl Case {
             id,
             failure,
             style: Style::Err,
+            content_type: "application/json",
             head_over_reqwest: false,
         }
+    }
+
+    /// A gRPC call: a POST with this gRPC `content-type`.
+    const fn grpc(mut self, content_type: &'static str) -> Self {
+        self.content_type = content_type;
+        self
     }
 
     const fn reply(mut self) -> Self {
@@ -297,7 +306,14 @@ impl Case {
     }
 
     pub(crate) fn via(&self) -> Via {
-        if self.accept.is_empty() || (self.method == M::Head && !self.head_over_reqwest) {
+        // gRPC calls each on their own connection: over the shared
+        // keep-alive client, the request after a gRPC answer from actix-web
+        // failed now and then to send (seen, not investigated further; a
+        // gRPC client speaks HTTP/2 anyway, as tests/tests/grpc.rs does).
+        if self.accept.is_empty()
+            || (self.method == M::Head && !self.head_over_reqwest)
+            || self.content_type.starts_with("application/grpc")
+        {
             Via::Raw
         } else {
             Via::Reqwest
@@ -418,6 +434,20 @@ pub(crate) static CASES: &[Case] = &[
         Fields(&[b"", b"valid-second"]),
         F::BareInternal,
     ),
+    // 45: gRPC callers (issue 19): a Trailers-Only answer whatever they
+    // accept; gRPC-Web is another protocol, answered by `Accept`.
+    Case::new(Post, NONE, Sent, F::Refused).grpc("application/grpc"),
+    Case::new(Post, HTML, Absent, F::ProtocolDetailed).grpc("application/grpc+proto"),
+    Case::new(Post, ANY, Sent, F::ResponseTimeout).grpc("application/grpc"),
+    Case::new(Post, TEXT, Sent, F::UnavailableRetry).grpc("application/grpc"),
+    Case::new(Post, JSON, Absent, F::InternalRetry).grpc("application/grpc"),
+    Case::new(Post, NONE, Sent, F::KindNotFound).grpc("application/grpc"),
+    // A date hint is a delay from the clock for gRPC (pushback, RetryInfo):
+    // the delay forms only, so that the expected bytes are the server's.
+    Case::new(Post, ANY, Sent, F::KindLimit)
+        .grpc("application/grpc")
+        .reply(),
+    Case::new(Post, TEXT, Sent, F::Refused).grpc("application/grpc-web"),
 ];
 
 /// The GET case a HEAD case is compared with: same error, same `Accept`,

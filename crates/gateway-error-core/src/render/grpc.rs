@@ -63,11 +63,28 @@ pub(crate) fn pushback(retryable: Option<bool>, retry_after: Option<RetryAfter>)
     if retryable != Some(true) {
         return Some(-1);
     }
-    let wait = retry_after?.delay_from(std::time::SystemTime::now());
+    let wait = whole_seconds(retry_after?);
     Some(
         i64::try_from(wait.as_millis())
             .map_or(i64::from(i32::MAX), |ms| ms.min(i64::from(i32::MAX))),
     )
+}
+
+/// A wait in whole seconds, as `Retry-After` says it: a delay as it is,
+/// a date from the clock's current second (so that the answers one second
+/// renders agree, whatever the nanoseconds).
+#[cfg_attr(
+    not(any(feature = "grpc-details", feature = "tonic")),
+    allow(dead_code)
+)]
+pub(crate) fn whole_seconds(wait: RetryAfter) -> std::time::Duration {
+    let now = std::time::SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(now, |since| {
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs())
+        });
+    wait.delay_from(second)
 }
 
 /// The pushback's field value.
@@ -202,10 +219,7 @@ pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> Rendered
             reason: view.kind.map(crate::registry::ProxyError::as_str),
             domain: ctx.policy().proxy_name(),
             status: view.status.as_str(),
-            retry_delay: view
-                .inner
-                .retry_after
-                .map(|wait| wait.delay_from(std::time::SystemTime::now())),
+            retry_delay: view.inner.retry_after.map(whole_seconds),
         }
         .encode();
         Bytes::from(crate::grpc::details::base64(&encoded))
@@ -256,10 +270,7 @@ pub(crate) fn status_parts(error: &crate::GatewayError, ctx: &RenderContext<'_>)
         reason: view.kind.map(crate::registry::ProxyError::as_str),
         domain: ctx.policy().proxy_name(),
         status: view.status.as_str(),
-        retry_delay: view
-            .inner
-            .retry_after
-            .map(|wait| wait.delay_from(std::time::SystemTime::now())),
+        retry_delay: view.inner.retry_after.map(whole_seconds),
     }
     .encode();
     #[cfg(not(feature = "grpc-details"))]
