@@ -291,12 +291,17 @@ async fn a_tonic_bff_answers_for_its_failing_upstream() {
         "502 Bad Gateway: The server could not reach the upstream server while trying to fulfill the request."
     );
     assert_eq!(metadata(&status, "x-request-id"), Some("bff-1"));
+    // The layer rendered the handler's error for the request, under its
+    // policy: its Proxy-Status, its name in the details.
     assert_eq!(
-        status
-            .get_error_details()
-            .error_info()
-            .map(|info| info.reason.clone()),
-        Some("connection_refused".to_owned())
+        metadata(&status, "proxy-status"),
+        Some("bff;error=connection_refused")
+    );
+    let details = status.get_error_details();
+    let info = details.error_info().expect("an ErrorInfo");
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("connection_refused", "bff")
     );
 
     // The upstream's own answer (NOT_FOUND) is relayed with its code, in
@@ -311,6 +316,8 @@ async fn a_tonic_bff_answers_for_its_failing_upstream() {
          Sending this request again is not expected to succeed; do not resend it automatically."
     );
     assert_eq!(metadata(&status, "grpc-retry-pushback-ms"), Some("-1"));
+    assert_eq!(metadata(&status, "proxy-status"), Some("bff"));
+    assert_eq!(metadata(&status, "x-request-id"), Some("bff-2"));
 }
 
 #[test]

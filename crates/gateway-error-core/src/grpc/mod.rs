@@ -13,7 +13,7 @@ mod tonic;
 use http::{HeaderName, StatusCode};
 
 #[cfg(feature = "tonic")]
-pub(crate) use self::tonic::Answer;
+pub(crate) use self::tonic::{Answer, error_from_status};
 
 /// `grpc-status`.
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");

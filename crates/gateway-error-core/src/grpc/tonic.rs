@@ -24,7 +24,8 @@ use crate::retry_after::RetryAfter;
 /// Under [`GatewayErrorLayer`](crate::layer::GatewayErrorLayer) the
 /// answer is rendered again for the request and the layer's policy (its
 /// `Proxy-Status`, the gateway's name in the details), and carries the
-/// request's id.
+/// request's id: tonic's `Status::into_http` keeps the `Status` in the
+/// response's extensions, and the layer finds the error as its source.
 ///
 /// # Examples
 ///
@@ -79,6 +80,23 @@ impl From<GatewayError> for Status {
 fn ascii(value: HeaderValue) -> MetadataValue<tonic::metadata::Ascii> {
     // The values this crate makes are visible ASCII.
     MetadataValue::try_from(value.as_bytes()).unwrap_or_else(|_| MetadataValue::from_static("-1"))
+}
+
+/// Puts the [`GatewayError`] a tonic service answered with (the source of
+/// the `Status` that tonic's `Status::into_http` keeps in the response's
+/// extensions) into those extensions, unless they carry one already: the
+/// pipeline then renders it for the request, under its policy.
+pub(crate) fn error_from_status(extensions: &mut http::Extensions) {
+    if extensions.get::<GatewayError>().is_some() {
+        return;
+    }
+    let error = extensions
+        .get::<Status>()
+        .and_then(|status| std::error::Error::source(status)?.downcast_ref::<GatewayError>())
+        .cloned();
+    if let Some(error) = error {
+        extensions.insert(error);
+    }
 }
 
 /// What a `Status` says as the answer of a gRPC upstream: one that tonic

@@ -442,7 +442,10 @@ impl RequestContext {
     ///
     /// - one carrying a [`GatewayError`] in its extensions that was
     ///   rendered for another context (or none) is rendered again for this
-    ///   one: its status, body and the headers that framed or described
+    ///   one (with the `tonic` feature, so is a tonic service's answer made
+    ///   of a [`GatewayError`]: tonic's `Status::into_http` keeps the
+    ///   `Status` in the response's extensions, and the error is its
+    ///   source): its status, body and the headers that framed or described
     ///   the old body are replaced, every other header is kept (see
     ///   [`rerender`]);
     /// - every response gets `x-request-id` unless it has one (nested
@@ -469,6 +472,8 @@ impl RequestContext {
     /// ```
     pub fn finish<B>(&self, response: Response<B>) -> Finished<B> {
         let (mut parts, body) = response.into_parts();
+        #[cfg(feature = "tonic")]
+        crate::grpc::error_from_status(&mut parts.extensions);
         let action = self.finish_head(
             parts.extensions.get::<GatewayError>(),
             parts.extensions.get::<Rendered>(),
