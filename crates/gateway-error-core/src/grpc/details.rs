@@ -25,57 +25,92 @@ const ERROR_INFO: &str = "type.googleapis.com/google.rpc.ErrorInfo";
 const RETRY_INFO: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
 impl Details<'_> {
-    /// The encoded `google.rpc.Status`.
+    /// The encoded `google.rpc.Status`, written once into a buffer of its
+    /// exact size (each nested message's length is known beforehand).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut status = Vec::with_capacity(128 + self.message.len());
-        if self.code != 0 {
-            varint_field(&mut status, 1, self.code as u64);
-        }
-        bytes_field(&mut status, 2, self.message.as_bytes());
-        let mut info = Vec::new();
+        let entry = bytes_len(b"status".len()) + bytes_len(self.status.len());
+        let info = self.reason.map_or(0, |r| bytes_len(r.len()))
+            + self.domain.map_or(0, |d| bytes_len(d.len()))
+            + bytes_len(entry);
+        let info_any = bytes_len(ERROR_INFO.len()) + bytes_len(info);
+        let duration = self.retry_delay.map(|delay| {
+            let secs = delay.as_secs();
+            let nanos = u64::from(delay.subsec_nanos());
+            (
+                secs,
+                nanos,
+                varint_field_len(secs) + varint_field_len(nanos),
+            )
+        });
+        let retry = duration.map(|(_, _, len)| bytes_len(len));
+        let retry_any = retry.map(|retry| bytes_len(RETRY_INFO.len()) + bytes_len(retry));
+        let code = u64::try_from(self.code).unwrap_or(0);
+        let total = varint_field_len(code)
+            + bytes_len(self.message.len())
+            + bytes_len(info_any)
+            + retry_any.map_or(0, bytes_len);
+
+        let mut out = Vec::with_capacity(total);
+        varint_field(&mut out, 1, code);
+        bytes_field(&mut out, 2, self.message.as_bytes());
+        header(&mut out, 3, info_any);
+        bytes_field(&mut out, 1, ERROR_INFO.as_bytes());
+        header(&mut out, 2, info);
         if let Some(reason) = self.reason {
-            bytes_field(&mut info, 1, reason.as_bytes());
+            bytes_field(&mut out, 1, reason.as_bytes());
         }
         if let Some(domain) = self.domain {
-            bytes_field(&mut info, 2, domain.as_bytes());
+            bytes_field(&mut out, 2, domain.as_bytes());
         }
-        let mut entry = Vec::new();
-        bytes_field(&mut entry, 1, b"status");
-        bytes_field(&mut entry, 2, self.status.as_bytes());
-        bytes_field(&mut info, 3, &entry);
-        any_field(&mut status, ERROR_INFO, &info);
-        if let Some(delay) = self.retry_delay {
-            let mut duration = Vec::new();
-            if delay.as_secs() != 0 {
-                varint_field(&mut duration, 1, delay.as_secs());
-            }
-            if delay.subsec_nanos() != 0 {
-                varint_field(&mut duration, 2, u64::from(delay.subsec_nanos()));
-            }
-            let mut retry = Vec::new();
-            bytes_field(&mut retry, 1, &duration);
-            any_field(&mut status, RETRY_INFO, &retry);
+        header(&mut out, 3, entry);
+        bytes_field(&mut out, 1, b"status");
+        bytes_field(&mut out, 2, self.status.as_bytes());
+        if let (Some((secs, nanos, len)), Some(retry), Some(retry_any)) =
+            (duration, retry, retry_any)
+        {
+            header(&mut out, 3, retry_any);
+            bytes_field(&mut out, 1, RETRY_INFO.as_bytes());
+            header(&mut out, 2, retry);
+            header(&mut out, 1, len);
+            varint_field(&mut out, 1, secs);
+            varint_field(&mut out, 2, nanos);
         }
-        status
+        out
     }
 }
 
-/// A `google.protobuf.Any` in the repeated field 3 of `Status`.
-fn any_field(out: &mut Vec<u8>, type_url: &str, value: &[u8]) {
-    let mut any = Vec::with_capacity(type_url.len() + value.len() + 8);
-    bytes_field(&mut any, 1, type_url.as_bytes());
-    bytes_field(&mut any, 2, value);
-    bytes_field(out, 3, &any);
+/// The encoded length of a length-delimited field (number below 16) whose
+/// value is `len` bytes long.
+fn bytes_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
 }
 
+/// The encoded length of a varint field (number below 16); a zero (the
+/// default) is not written.
+fn varint_field_len(value: u64) -> usize {
+    if value == 0 { 0 } else { 1 + varint_len(value) }
+}
+
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// A varint field; a zero (the default) is not written.
 fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
-    varint(out, field << 3);
-    varint(out, value);
+    if value != 0 {
+        varint(out, field << 3);
+        varint(out, value);
+    }
+}
+
+/// The key and length of a length-delimited field.
+fn header(out: &mut Vec<u8>, field: u64, len: usize) {
+    varint(out, (field << 3) | 2);
+    varint(out, len as u64);
 }
 
 fn bytes_field(out: &mut Vec<u8>, field: u64, value: &[u8]) {
-    varint(out, (field << 3) | 2);
-    varint(out, value.len() as u64);
+    header(out, field, value.len());
     out.extend_from_slice(value);
 }
 
@@ -90,15 +125,23 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 /// Base64 (RFC 4648 section 4) without padding.
 pub(crate) fn base64(bytes: &[u8]) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sextet = |n: u32, shift: u32| ALPHABET[((n >> shift) & 0x3f) as usize];
     let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12)]);
         }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6)]);
+        }
+        _ => {}
     }
     out
 }
@@ -303,6 +346,7 @@ mod tests {
             retry_delay: Some(Duration::from_millis(2_500)),
         };
         let encoded = details.encode();
+        assert_eq!(encoded.len(), encoded.capacity(), "sized exactly");
         let got = read(&encoded).expect("decodes");
         assert_eq!(got.retry_delay, Some(Duration::from_millis(2_500)));
         assert_eq!(got.reason, Some(&b"connection_refused"[..]));
@@ -334,6 +378,7 @@ mod tests {
             let mut out = Vec::new();
             varint(&mut out, value);
             assert_eq!(out, bytes, "{value}");
+            assert_eq!(varint_len(value), bytes.len(), "{value}");
         }
     }
 }

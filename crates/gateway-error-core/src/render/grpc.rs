@@ -8,6 +8,8 @@
 //! client's retry policy usually lists `UNAVAILABLE` as retryable, so only
 //! a request this gateway says may be sent again gets it.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -127,8 +129,14 @@ pub(crate) struct GrpcMessage<'a>(pub(crate) &'a mut Vec<u8>);
 impl Sink for GrpcMessage<'_> {
     fn bytes(&mut self, b: &[u8]) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let plain = |byte: u8| (0x20..=0x7e).contains(&byte) && byte != b'%';
+        // Most text is sent as it is: one pass tells.
+        if b.iter().fold(true, |all, &byte| all & plain(byte)) {
+            self.0.extend_from_slice(b);
+            return;
+        }
         for &byte in b {
-            if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            if plain(byte) {
                 self.0.push(byte);
             } else {
                 self.0.extend_from_slice(&[
@@ -164,43 +172,96 @@ impl GrpcFields {
         proxy_status: Option<Bytes>,
         request_id: Option<Bytes>,
     ) -> HeaderMap {
+        /// One map for each set of optional fields (bit 0: the pushback,
+        /// bit 1: `Proxy-Status`, bit 2: `x-request-id`), as the other
+        /// formats' (see `fields::fields`).
+        static TEMPLATES: LazyLock<[HeaderMap; 8]> = LazyLock::new(|| {
+            std::array::from_fn(|bits| template(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0))
+        });
         let shared = |bytes: Bytes| HeaderValue::from_maybe_shared(bytes).ok();
-        let mut headers = HeaderMap::with_capacity(10);
-        headers.insert(CONTENT_TYPE, content_type(Format::Grpc));
-        headers.insert(GRPC_STATUS, HeaderValue::from_static(self.status.as_str()));
-        if let Some(message) = shared(self.message) {
-            headers.insert(GRPC_MESSAGE, message);
-        }
-        if let Some(ms) = self.pushback {
-            headers.insert(GRPC_RETRY_PUSHBACK_MS, pushback_value(ms));
+        let mut message = shared(self.message);
+        let mut pushback = self.pushback.map(pushback_value);
+        let mut proxy_status = proxy_status.and_then(shared);
+        let mut request_id = request_id.and_then(shared);
+        let mut length = shared(content_length);
+        let set = usize::from(pushback.is_some())
+            + 2 * usize::from(proxy_status.is_some())
+            + 4 * usize::from(request_id.is_some());
+        let Some(template) = TEMPLATES.get(set) else {
+            return HeaderMap::new();
+        };
+        let mut headers = template.clone();
+        // Each value goes into the field of its name, found by comparing
+        // names: any order the map yields its entries in gives the same map.
+        for (name, slot) in &mut headers {
+            let value = if name == GRPC_STATUS {
+                Some(HeaderValue::from_static(self.status.as_str()))
+            } else if name == GRPC_MESSAGE {
+                message.take()
+            } else if name == GRPC_RETRY_PUSHBACK_MS {
+                pushback.take()
+            } else if name == PROXY_STATUS {
+                proxy_status.take()
+            } else if name == X_REQUEST_ID {
+                request_id.take()
+            } else if name == CONTENT_LENGTH {
+                length.take()
+            } else {
+                None
+            };
+            if let Some(value) = value {
+                *slot = value;
+            }
         }
         #[cfg(feature = "grpc-details")]
         if let Some(details) = shared(self.details) {
             headers.insert(crate::grpc::GRPC_STATUS_DETAILS_BIN, details);
         }
-        if let Some(length) = shared(content_length) {
-            headers.insert(CONTENT_LENGTH, length);
-        }
-        headers.insert(
-            CACHE_CONTROL,
-            const { HeaderValue::from_static("no-store") },
-        );
-        if let Some(value) = proxy_status.and_then(shared) {
-            headers.insert(PROXY_STATUS.clone(), value);
-        }
-        if let Some(value) = request_id.and_then(shared) {
-            headers.insert(X_REQUEST_ID.clone(), value);
-        }
         headers
     }
 }
+
+/// The map [`GrpcFields::fields`] clones: placeholders where values vary.
+fn template(pushback: bool, proxy_status: bool, request_id: bool) -> HeaderMap {
+    let placeholder = || HeaderValue::from_static("0");
+    let mut headers = HeaderMap::with_capacity(10);
+    headers.insert(CONTENT_TYPE, content_type(Format::Grpc));
+    headers.insert(GRPC_STATUS, placeholder());
+    headers.insert(GRPC_MESSAGE, placeholder());
+    if pushback {
+        headers.insert(GRPC_RETRY_PUSHBACK_MS, placeholder());
+    }
+    headers.insert(CONTENT_LENGTH, placeholder());
+    headers.insert(
+        CACHE_CONTROL,
+        const { HeaderValue::from_static("no-store") },
+    );
+    if proxy_status {
+        headers.insert(PROXY_STATUS.clone(), placeholder());
+    }
+    if request_id {
+        headers.insert(X_REQUEST_ID.clone(), placeholder());
+    }
+    headers
+}
+
+/// What a message holds beyond its details, at most: the status line, the
+/// wait's and the verdict's sentences, and `1` (the length).
+const MESSAGE_SLACK: usize = 200;
 
 /// [`render_parts`](super::render_parts) for a gRPC caller: HTTP 200, an
 /// empty body, and the error in the gRPC fields.
 pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> RenderedParts {
     let retryable = view.retryable;
     let status = code(view.status, view.inner, retryable);
-    let mut text = String::with_capacity(proxy_status_len(view.inner, ctx));
+    // Room for the message's longest sentences beside the details, so that
+    // the buffer seldom grows.
+    let mut text = String::with_capacity(
+        proxy_status_len(view.inner, ctx)
+            + view.request_id.map_or(0, str::len)
+            + view.details.len()
+            + MESSAGE_SLACK,
+    );
     let proxy_status = write_proxy_status(view.inner, ctx, &mut text);
     let mut buf = text.into_bytes();
     let request_id = view.request_id.map(|id| push(&mut buf, id.as_bytes()));
