@@ -25,7 +25,7 @@ use crate::text::printable_ascii;
 /// ```
 /// assert_eq!(gateway_error::PROXY_STATUS.as_str(), "proxy-status");
 /// ```
-pub static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+pub const PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
 
 /// The longest `Proxy-Status` field this crate reads, keeps or sends: one
 /// limit for [`parse`](crate::parse), for the upstream field a gateway

@@ -22,7 +22,7 @@ use crate::text::{MAX_REQUEST_ID_LEN, Text};
 /// ```
 /// assert_eq!(gateway_error::X_REQUEST_ID.as_str(), "x-request-id");
 /// ```
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A new request id: 32 lowercase hex digits (128 bits), unique within the
 /// process and unpredictable from outside it.
