@@ -993,4 +993,30 @@ mod tests {
         let id = header.headers["x-request-id"].to_str().expect("ascii");
         assert!(crate::is_valid_request_id(id) && id != "two words", "{id}");
     }
+
+    #[test]
+    fn a_grpc_caller_gets_a_grpc_answer() {
+        let pipeline = Pipeline::new(Policy::new().with_proxy_name("edge"));
+        let error =
+            GatewayError::from_pingora(&up(ErrorType::ReadTimedout)).expect("a gateway error");
+        let mut request = parts(Method::POST, Some("text/html"), Some("rid-2"));
+        request.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        let (header, body) = error_response(error, &request, &pipeline);
+        assert_eq!(header.status, 200);
+        assert!(body.is_empty());
+        let field = |name: &str| header.headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(field("content-type"), Some("application/grpc"));
+        // A timeout that may have run: no code a client retries, and
+        // "do not retry".
+        assert_eq!(field("grpc-status"), Some("4"));
+        assert_eq!(field("grpc-retry-pushback-ms"), Some("-1"));
+        assert_eq!(
+            field("proxy-status"),
+            Some("edge;error=http_response_timeout")
+        );
+        assert_eq!(field("x-request-id"), Some("rid-2"));
+    }
 }
