@@ -44,8 +44,10 @@
 //! warp with the context current, and on the way out renders the error a
 //! response carries, echoes the id and reports each error once. `handle`
 //! inside it renders under its own [`Pipeline`], nested in the layer's
-//! context (give both the same policy, as below), and leaves echoing,
-//! reporting and warp's 404s to the layer.
+//! context (give both the same policy, as below, and the layer your
+//! observers), and leaves echoing, reporting and warp's 404s to the layer,
+//! so that `handle`s nest, as alternatives of `or` too (see
+//! [`Handle::wrap`]).
 //!
 //! **With `warp::serve(handle(routes, policy))`**: `handle` is then the
 //! outermost adapter itself. It gives the same bytes for the same error
