@@ -1,6 +1,8 @@
 //! Conformance: axum, actix-web and warp servers on loopback sockets answer
 //! every case of one table with the same status, headers and body bytes,
-//! which are the core renderer's for the same request.
+//! which are the core renderer's for the same request. warp is served both
+//! ways it can be: under the one tower layer (through hyper-util), and with
+//! `warp::serve` and `handle` alone.
 //!
 //! Each row of the table (`conformance/table.rs`) is an error, how the
 //! handler returns it, and a request: method, `Accept` fields and
@@ -8,7 +10,7 @@
 //! policy; the suite sends each row once to each server and compares
 //! status, every header (as a set; values of one name in order) but
 //! `date`, `server`, `connection` and `keep-alive`, and the body with `gateway_error::render` for the request's context, then the
-//! three answers with each other. It also checks that no source error
+//! answers with each other. It also checks that no source error
 //! text leaks, that HEAD has no body and GET's `Content-Length`, and that
 //! `x-request-id` is echoed or generated.
 //!

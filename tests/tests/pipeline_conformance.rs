@@ -1,6 +1,7 @@
 //! Pipeline conformance: the core pipeline's promises, checked per
-//! framework (axum, actix-web, warp) over real loopback sockets with the
-//! same routes and the same assertions in all three.
+//! framework (axum, actix-web, and warp under the one tower layer) over
+//! real loopback sockets with the same routes and the same assertions in
+//! all three.
 //!
 //! - the request id rule: a valid `x-request-id` is echoed on errors, 404s
 //!   and successes; an absent or invalid one is replaced by a generated id
@@ -30,7 +31,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_error::pipeline::{ErrorEvent, Pipeline};
-use gateway_error::{BadGateway, GatewayError, Policy, ProxyError, RenderContext, render};
+use gateway_error::{
+    BadGateway, GatewayError, InternalServerError, Policy, ProxyError, RenderContext, render,
+};
 use http::{HeaderValue, Method, Response};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -402,7 +405,10 @@ async fn start(framework: Framework, probe: &Arc<Probe>) -> Running {
             })
             .await
         }
-        Framework::Warp => harness::warp(warp_server::app(&probe)).await,
+        Framework::Warp => {
+            let (pipeline, app) = warp_server::app(&probe);
+            harness::warp_layered(pipeline, app).await
+        }
     };
     started.unwrap_or_else(|err| panic!("{framework:?}: could not start: {err}"))
 }
@@ -740,9 +746,14 @@ mod warp_server {
             .and_then(move |reply: BadGateway| pass_on(Arc::clone(&probe), then, reply))
     }
 
+    /// The outer pipeline, for the layer, and the routes under `handle`:
+    /// warp under the one tower layer, as the layer's docs serve it.
     pub(super) fn app(
         probe: &Arc<Probe>,
-    ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    ) -> (
+        Pipeline,
+        impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<>,
+    ) {
         let whoami = warp::path!("whoami")
             .and(request_id())
             .map(|id: RequestId| id.to_string());
@@ -780,8 +791,10 @@ mod warp_server {
                 .map(|reply| warp::reply::with_header(reply, "x-middleware", "seen")))
             // Under its prefix: a `handle` answers every request it sees.
             .or(warp::path("nested").and(inner));
-        Handle::new(Pipeline::new(outer_policy()).on_error(observer(probe, Side::Outer)))
-            .wrap(routes)
+        // The layer reports; `handle` inside it renders under the same
+        // pipeline, nested in the layer's context.
+        let pipeline = Pipeline::new(outer_policy()).on_error(observer(probe, Side::Outer));
+        (pipeline.clone(), Handle::new(pipeline).wrap(routes))
     }
 }
 
@@ -1213,7 +1226,8 @@ async fn warp_with_header_between_handler_and_handle() {
 }
 
 /// warp: a `handle` nested as one alternative of `.or` leaves the other
-/// alternatives' rejections to the outer `handle`.
+/// alternatives' rejections to the outer `handle` (under the layer: with
+/// `warp::serve` alone a `handle` cannot tell that it is nested).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
     use warp::Filter as _;
@@ -1224,7 +1238,9 @@ async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
         .and_then(|| async { Err::<String, _>(warp::reject::custom(upstream_error())) })
         .or(inner);
     let app = gateway_error::warp::handle(routes, outer_policy());
-    let server = harness::warp(app).await.expect("warp starts");
+    let server = harness::warp_layered(Pipeline::new(outer_policy()), app)
+        .await
+        .expect("warp starts");
     let addr = server.addr();
     let get = Method::GET;
     let got = send(addr, &get, "/nested/ok", &[("x-request-id", "or-1")]).await;
@@ -1246,5 +1262,67 @@ async fn warp_nested_handle_in_or_leaves_other_routes_alone() {
         TEXT,
         "or-2",
     ));
+    server.stop().await.expect("the server stops cleanly");
+}
+
+/// warp with `warp::serve` and `handle` alone, no layer: errors, 404s and
+/// successes as under the layer, one event per error; and the documented
+/// limit: a handler reads the request's own valid id only, since a filter
+/// cannot hand the id `handle` generates to the routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warp_serve_alone() {
+    let probe = Arc::new(Probe::default());
+    let (_, app) = warp_server::app(&probe);
+    let server = harness::warp(app).await.expect("warp starts");
+    let addr = server.addr();
+    let (get, head) = (Method::GET, Method::HEAD);
+    let policy = outer_policy();
+
+    let got = send(
+        addr,
+        &get,
+        "/fail",
+        &[("accept", PROBLEM), ("x-request-id", "alone-1")],
+    )
+    .await;
+    got.assert_is(&expected(
+        upstream_error(),
+        &policy,
+        &get,
+        PROBLEM,
+        "alone-1",
+    ));
+    got.assert_complete(&get);
+    let got = send(addr, &head, "/fail", &[("accept", HTML)]).await;
+    let id = got.request_id().to_owned();
+    assert_generated(&id);
+    got.assert_is(&expected(upstream_error(), &policy, &head, HTML, &id));
+    got.assert_complete(&head);
+    for path in ["/no-such-route", "/ok"] {
+        let got = send(addr, &get, path, &[("x-request-id", "alone-2")]).await;
+        assert_eq!(got.request_id(), "alone-2", "{path}");
+        assert_generated(send(addr, &get, path, &[]).await.request_id());
+    }
+
+    let got = send(addr, &get, "/whoami", &[("x-request-id", "alone-3")]).await;
+    assert_eq!(
+        (got.status, got.body_str(), got.request_id()),
+        (200, "alone-3", "alone-3")
+    );
+    // No valid id sent: `request_id()` rejects, and the client gets the
+    // 500 that says the gateway is misconfigured, with the generated id.
+    let got = send(addr, &get, "/whoami", &[("accept", TEXT)]).await;
+    let id = got.request_id().to_owned();
+    assert_generated(&id);
+    let misconfigured = InternalServerError::new().with_kind(ProxyError::ProxyConfigurationError);
+    got.assert_is(&expected(misconfigured, &policy, &get, TEXT, &id));
+
+    let seen: Vec<_> = probe
+        .outer()
+        .into_iter()
+        .map(|seen| (seen.status, seen.rendered_again))
+        .collect();
+    assert_eq!(seen, [(502, false), (502, false), (500, false)]);
+    assert!(probe.inner().is_empty());
     server.stop().await.expect("the server stops cleanly");
 }

@@ -1,6 +1,7 @@
 //! One tower layer for every tower server: axum, hyper (through
-//! hyper-util's `TowerToHyperService`), tonic's `Server::builder().layer(..)`
-//! and any other stack of `http` services.
+//! hyper-util's `TowerToHyperService`), tonic's `Server::builder().layer(..)`,
+//! warp's `warp::service(..)` (see `gateway_error::warp`) and any other
+//! stack of `http` services.
 //!
 //! [`GatewayErrorLayer`] is the [pipeline](crate::pipeline) as tower
 //! middleware, generic over request and response bodies in the manner of

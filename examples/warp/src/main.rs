@@ -1,5 +1,8 @@
 //! gateway-error with warp 0.4: a BFF whose handlers call a product service
-//! and a review service with reqwest.
+//! and a review service with reqwest. Its routes run under the one tower
+//! layer (`warp::service` inside `GatewayErrorLayer`), served by hyper-util
+//! as `warp::serve` serves a filter: so a handler reads the request id the
+//! client gets back, generated or not, and passes it on to the upstream.
 //!
 //! ```sh
 //! cargo run -p example-warp                               # a self-check: three requests, then exit
@@ -18,9 +21,14 @@ use std::error::Error;
 use std::io;
 use std::net::SocketAddr;
 
-use gateway_error::{GatewayError, Policy, ResponseExt, ResultExt};
+use gateway_error::warp::{GatewayErrorLayer, handle, request_id};
+use gateway_error::{GatewayError, Policy, RequestId, ResponseExt, ResultExt};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
+use tower::Layer as _;
 use warp::Filter;
 use warp::reply::{Json, json};
 
@@ -40,11 +48,13 @@ struct Upstreams {
 }
 
 /// `GET /products/{id}`: the product service's answer, or the gateway error
-/// that says how it failed (a `Result` of two replies is a reply).
-async fn product(id: u32, up: Upstreams) -> Result<Json, GatewayError> {
+/// that says how it failed (a `Result` of two replies is a reply). The
+/// request's id goes on to the product service.
+async fn product(id: u32, request_id: RequestId, up: Upstreams) -> Result<Json, GatewayError> {
     let product: Product = up
         .client
         .get(format!("{}/products/{id}", up.products))
+        .header("x-request-id", request_id.as_str())
         .send()
         .await
         .upstream("product-service")? // refused, reset, timed out: 502 or 504
@@ -71,9 +81,10 @@ async fn reviews(id: u32, up: Upstreams) -> Result<Json, GatewayError> {
 }
 
 /// Starts the upstreams, then the BFF on `addr`: its routes, wrapped by
-/// `handle`, which renders every gateway error for its request (format from
-/// `Accept`, HEAD, request id, retry-safety, and `Proxy-Status` under this
-/// gateway's name). Returns where the BFF listens and its task.
+/// `handle` under the layer, which render every gateway error for its
+/// request (format from `Accept`, HEAD, request id, retry-safety, and
+/// `Proxy-Status` under this gateway's name). Returns where the BFF listens
+/// and its task, which ends if accepting a connection fails.
 async fn start(addr: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     let upstreams = Upstreams {
         client: reqwest::Client::new(),
@@ -84,19 +95,30 @@ async fn start(addr: SocketAddr) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     // GET routes answer HEAD too (RFC 9110 section 9.1): warp's `get()`
     // does not match it; hyper sends no body for HEAD.
     let routes = warp::get().or(warp::head()).unify().and(
-        (warp::path!("products" / u32).and(up.clone()).then(product)).or(warp::path!(
-            "reviews" / u32
-        )
-        .and(up)
-        .then(reviews)),
+        (warp::path!("products" / u32)
+            .and(request_id())
+            .and(up.clone())
+            .then(product))
+        .or(warp::path!("reviews" / u32).and(up).then(reviews)),
     );
-    let app = gateway_error::warp::handle(routes, Policy::new().with_proxy_name("example-bff"));
+    let policy = Policy::new().with_proxy_name("example-bff");
+    let app = GatewayErrorLayer::new(policy.clone()).layer(warp::service(handle(routes, policy)));
+    let app = TowerToHyperService::new(app);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    Ok((
-        addr,
-        tokio::spawn(warp::serve(app).incoming(listener).run()),
-    ))
+    // One task per connection, HTTP/1 and HTTP/2, as `warp::serve` does.
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), app);
+                // A client that goes away is not the server's failure.
+                let _ = connection.await;
+            });
+        }
+    });
+    Ok((addr, server))
 }
 
 #[tokio::main]

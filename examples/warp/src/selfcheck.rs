@@ -36,17 +36,23 @@ pub(crate) fn serve_addr(
 
 /// The product service on an ephemeral loopback port: `/products/{id}`
 /// answers the product as JSON, except `/products/503`, which answers 503
-/// with `Retry-After: 30`. Returns its base URL.
+/// with `Retry-After: 30`; a request without the caller's `x-request-id`
+/// gets a 400 (so the BFF's 200 shows that it passed the id on). Returns
+/// its base URL.
 pub(crate) async fn product_service() -> std::io::Result<String> {
-    let products = warp::path!("products" / u32).map(|id: u32| {
-        if id == 503 {
-            warp::reply::with_header(StatusCode::SERVICE_UNAVAILABLE, "retry-after", "30")
-                .into_response()
-        } else {
-            let name = format!("Product {id}");
-            warp::reply::json(&Product { id, name }).into_response()
-        }
-    });
+    let products = warp::path!("products" / u32)
+        .and(warp::header::optional::<String>("x-request-id"))
+        .map(|id: u32, request_id: Option<String>| {
+            if request_id.is_none() {
+                StatusCode::BAD_REQUEST.into_response()
+            } else if id == 503 {
+                warp::reply::with_header(StatusCode::SERVICE_UNAVAILABLE, "retry-after", "30")
+                    .into_response()
+            } else {
+                let name = format!("Product {id}");
+                warp::reply::json(&Product { id, name }).into_response()
+            }
+        });
     let listener = tokio::net::TcpListener::bind(ANY_PORT).await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(warp::serve(products).incoming(listener).run());

@@ -344,7 +344,7 @@ fn normalize(
     }
 }
 
-/// The three frameworks' answers to case `index` are the same bytes.
+/// The servers' answers to case `index` are the same bytes.
 pub(crate) fn compare_frameworks(
     index: usize,
     answers: &[(Framework, &Normalized)],

@@ -1,6 +1,8 @@
-//! The three servers, each serving route `/case/{n}` for every row of the
-//! table under the one policy, on `127.0.0.1:0`, started and stopped by the
-//! conformance suites' shared harness (`support/servers.rs`).
+//! The servers, each serving route `/case/{n}` for every row of the table
+//! under the one policy, on `127.0.0.1:0`, started and stopped by the
+//! conformance suites' shared harness (`support/servers.rs`): axum,
+//! actix-web, and warp twice: its routes under the one tower layer (served
+//! by hyper-util), and the same routes with `warp::serve` alone.
 
 use std::net::SocketAddr;
 
@@ -15,17 +17,21 @@ use crate::table::{CASES, Case, Style, each_type, path, policy};
 pub(crate) enum Framework {
     Axum,
     Actix,
+    /// warp under the one tower layer.
     Warp,
+    /// warp with `warp::serve` and `handle` alone.
+    WarpServe,
 }
 
 impl Framework {
-    pub(crate) const ALL: [Self; 3] = [Self::Axum, Self::Actix, Self::Warp];
+    pub(crate) const ALL: [Self; 4] = [Self::Axum, Self::Actix, Self::Warp, Self::WarpServe];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Axum => "axum",
             Self::Actix => "actix-web",
             Self::Warp => "warp",
+            Self::WarpServe => "warp::serve",
         }
     }
 }
@@ -35,19 +41,26 @@ pub(crate) struct Servers {
     axum: Running,
     actix: Running,
     warp: Running,
+    warp_serve: Running,
 }
 
 impl Servers {
-    /// Starts the three servers, with the pipeline's one shortcut (a
-    /// handler's error rendered for the request while the adapter polls
-    /// it) on or off.
+    /// Starts the servers, with the pipeline's one shortcut (a handler's
+    /// error rendered for the request while the adapter polls it) on or
+    /// off.
     pub(crate) async fn start(render_in_handler: bool) -> Result<Self, BoxError> {
         let pipeline = Pipeline::new(policy()).with_render_in_handler(render_in_handler);
         let axum = harness::axum(axum_app(pipeline.clone())).await?;
-        let warp = harness::warp(warp_app(pipeline.clone())).await?;
+        let warp = harness::warp_layered(pipeline.clone(), warp_app(pipeline.clone())).await?;
+        let warp_serve = harness::warp(warp_app(pipeline.clone())).await?;
         let actix =
             harness::actix("conformance-actix", move || actix_app(pipeline.clone())).await?;
-        Ok(Self { axum, actix, warp })
+        Ok(Self {
+            axum,
+            actix,
+            warp,
+            warp_serve,
+        })
     }
 
     pub(crate) fn addr(&self, framework: Framework) -> SocketAddr {
@@ -55,16 +68,18 @@ impl Servers {
             Framework::Axum => self.axum.addr(),
             Framework::Actix => self.actix.addr(),
             Framework::Warp => self.warp.addr(),
+            Framework::WarpServe => self.warp_serve.addr(),
         }
     }
 
-    /// Stops the three servers (after the client is dropped), each within
+    /// Stops the servers (after the client is dropped), each within
     /// the harness's limits; reports the ones that did not stop cleanly.
     pub(crate) async fn stop(self) -> Vec<String> {
         let mut problems = Vec::new();
         for (framework, server) in [
             (Framework::Axum, self.axum),
             (Framework::Warp, self.warp),
+            (Framework::WarpServe, self.warp_serve),
             (Framework::Actix, self.actix),
         ] {
             if let Err(problem) = server.stop().await {

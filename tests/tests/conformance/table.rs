@@ -10,7 +10,7 @@ use gateway_error::{
 };
 use http::{HeaderValue, Method, StatusCode};
 
-/// The one policy all three servers (and the expected responses) use.
+/// The one policy every server (and the expected responses) uses.
 pub(crate) fn policy() -> Policy {
     Policy::new()
         .with_proxy_name("conformance-gw")

@@ -3,7 +3,8 @@
 //! is given, and a stop that waits for it to end. Every step is bounded by
 //! [`LIMIT`].
 //!
-//! axum and warp run as tasks of the test's tokio runtime, with graceful
+//! axum, warp and tower services (a warp app under the layer, through
+//! hyper-util) run as tasks of the test's tokio runtime, with graceful
 //! shutdown; actix-web runs in a thread of its own, with its own system and
 //! one worker.
 //!
@@ -33,7 +34,7 @@ pub(crate) struct Running {
 }
 
 enum Stop {
-    /// axum, warp: a graceful-shutdown signal and the serving task.
+    /// axum, warp, tower: a graceful-shutdown signal and the serving task.
     Task(oneshot::Sender<()>, TaskHandle<io::Result<()>>),
     /// actix-web: its server handle and its thread.
     Thread(actix_web::dev::ServerHandle, JoinHandle<io::Result<()>>),
@@ -132,6 +133,74 @@ where
             warp::serve(app).incoming(listener).graceful(shutdown).run(),
             Ok,
         )
+    })
+    .await
+}
+
+/// Serves warp's `app` under the one tower layer running `pipeline`
+/// (`GatewayErrorLayer` around `warp::service(app)`), with hyper-util
+/// ([`tower`]).
+///
+/// The filter is boxed (its reply made a `Response` first, as warp does),
+/// so that its future is `Send` as hyper-util's tasks need.
+pub(crate) async fn warp_layered<F, R>(
+    pipeline: gateway_error::pipeline::Pipeline,
+    app: F,
+) -> Result<Running, BoxError>
+where
+    F: warp::Filter<Extract = (R,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    R: warp::Reply + Send + 'static,
+{
+    use tower_layer::Layer as _;
+    use warp::Filter as _;
+
+    let app = app.map(warp::Reply::into_response).boxed();
+    tower(gateway_error::warp::GatewayErrorLayer::new(pipeline).layer(warp::service(app))).await
+}
+
+/// Serves a tower `service` (a warp app under the layer) with hyper-util,
+/// as `warp::serve` serves a filter: HTTP/1 and HTTP/2 (hyper-util's `auto`
+/// builder), one task per connection, graceful shutdown.
+pub(crate) async fn tower<S, B>(service: S) -> Result<Running, BoxError>
+where
+    S: tower_service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let service = TowerToHyperService::new(service);
+    spawn_task(|listener, mut shutdown| async move {
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted?;
+                    let service = service.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let builder = auto::Builder::new(TokioExecutor::new());
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        // A client that goes away is not the server's failure.
+                        let _ = watcher.watch(connection).await;
+                    });
+                }
+            }
+        }
+        drop(listener);
+        graceful.shutdown().await;
+        Ok(())
     })
     .await
 }

@@ -1,10 +1,12 @@
 //! warp 0.4: `Reject` and `Reply` for the error types.
 //!
 //! `Reject` lets a handler reject with `warp::reject::custom(err)`; `Reply`
-//! lets it return the error as its reply: inside `gateway-error-warp`'s
-//! `handle` rendered for the request (its `Accept`, method and id, the
-//! policy), outside it for the default context (JSON), with the error kept
-//! in the response's extensions either way.
+//! lets it return the error as its reply: rendered for the request (its
+//! `Accept`, method and id, the policy) while an adapter's context is
+//! current (under the tower layer, or as `gateway-error-warp`'s `handle`
+//! makes the reply a response), otherwise for the default context (JSON),
+//! with the error kept in the response's extensions either way, for the
+//! adapter to render again.
 
 use crate::{BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable};
 
@@ -13,10 +15,12 @@ macro_rules! warp_impls {
         #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
         impl warp::reject::Reject for $ty {}
 
-        /// Inside `gateway_error::warp::handle`, the reply for the request
-        /// (its `Accept`, method and id, the policy). Without it, the
-        /// default one: JSON, no `Proxy-Status`, no request id, whatever
-        /// the request asked for.
+        /// While an adapter's context is current (under the tower layer,
+        /// or as `gateway_error::warp::handle` makes the reply a response),
+        /// the reply for the request (its `Accept`, method and id, the
+        /// policy). Otherwise the default one, which the adapter renders
+        /// again: JSON, no `Proxy-Status`, no request id, whatever the
+        /// request asked for.
         #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
         impl warp::Reply for $ty {
             fn into_response(self) -> warp::reply::Response {

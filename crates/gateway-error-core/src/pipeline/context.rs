@@ -12,8 +12,6 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderValue, Method, Response, response};
 
 use super::{ErrorEvent, Instrumented, Pipeline, current, observe};
-#[cfg(feature = "tokio")]
-use super::{TaskBinding, task};
 use crate::context::RenderContext;
 use crate::error::GatewayError;
 use crate::negotiate::Format;
@@ -220,9 +218,8 @@ pub enum Action {
 impl RequestContext {
     /// The context the current thread is polling inside (see
     /// [`in_scope`](Self::in_scope) and [`instrument`](Self::instrument)),
-    /// as `tracing`'s `Span::current`, or with feature `tokio` the one bound
-    /// to the current task (see `bind_to_task`). `None` outside any
-    /// adapter, and in a task the handler spawned.
+    /// as `tracing`'s `Span::current`. `None` outside any adapter's poll,
+    /// and in a task the handler spawned.
     ///
     /// # Examples
     ///
@@ -233,30 +230,7 @@ impl RequestContext {
     /// ```
     #[must_use]
     pub fn current() -> Option<Self> {
-        let current = current::get();
-        #[cfg(feature = "tokio")]
-        let current = current.or_else(task::lookup);
-        current
-    }
-
-    /// Makes this context current in the tokio task running this call,
-    /// until the returned binding is dropped: for frameworks that give an
-    /// adapter no hook around each poll (warp), so that the request's
-    /// errors render for it wherever the task makes them responses. A task
-    /// already bound keeps its context (an outer adapter's). Outside a
-    /// tokio task it binds nothing.
-    ///
-    /// # Examples
-    ///
-    /// See [`TaskBinding`].
-    #[cfg(feature = "tokio")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-    pub fn bind_to_task(&self) -> TaskBinding {
-        if self.0.pipeline.renders_in_handler() {
-            task::bind(self)
-        } else {
-            task::unbound()
-        }
+        current::get()
     }
 
     /// Runs `f` with this context current, restoring the previous one

@@ -25,12 +25,11 @@
 //! - A request's id is its own `x-request-id` when that is valid (see
 //!   [`is_valid_request_id`](crate::is_valid_request_id); a single value, so of several field lines
 //!   the first is read); otherwise a new one ([`generate_request_id`](crate::generate_request_id)).
-//!   Under axum and actix-web the adapter also writes a new one into the
-//!   request's headers, replacing every line; warp lets no filter change
-//!   them, so warp handlers read it with `request_id()`.
-//! - Handlers read it as [`RequestId`](crate::RequestId): from the request's extensions
-//!   (axum, actix-web) or from [`RequestContext::current`] while the
-//!   adapter polls them (warp's `request_id()` filter).
+//!   The tower layer (axum, hyper, tonic, warp's `service`) and actix-web's
+//!   middleware also write a new one into the request's headers, replacing
+//!   every line (see [`Pipeline::begin`]); a warp filter cannot change them.
+//! - Handlers read it as [`RequestId`](crate::RequestId) from the request's extensions
+//!   (axum's and actix-web's extractors, warp's `request_id()` filter).
 //! - Every response that leaves the outermost adapter carries
 //!   `x-request-id`: errors, 404s and successes. A handler's own valid
 //!   `x-request-id` response header wins over the request's id; an error's
@@ -75,8 +74,6 @@
 mod context;
 mod current;
 mod observe;
-#[cfg(feature = "tokio")]
-mod task;
 
 use std::fmt;
 use std::sync::Arc;
@@ -86,9 +83,6 @@ use http::{HeaderMap, HeaderValue, Method};
 pub use context::{Action, Finished, Rendered, RequestContext, content_length, respond};
 pub use current::Instrumented;
 pub use observe::{ErrorEvent, OnError};
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use task::TaskBinding;
 
 use crate::context::Policy;
 use crate::negotiate::Format;
