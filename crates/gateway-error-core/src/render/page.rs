@@ -81,45 +81,88 @@ macro_rules! h1_to_hops {
 /// From the `h1`'s end to the hops.
 pub(super) const H1_TO_HOPS: &str = h1_to_hops!();
 
-/// The page up to the hops in one piece, for the statuses the error types
-/// have.
-pub(super) fn head_with_status(status: StatusCode) -> Option<&'static str> {
+/// The gateway's hop, working, and the start of the upstream's (failed).
+macro_rules! upstream_failed {
+    () => {
+        concat!(
+            "<li class=\"ok\"><span class=\"n\">This site</span><span class=\"s\">Working</span></li>\n",
+            "<li class=\"bad\"><span class=\"n\">"
+        )
+    };
+}
+
+/// The gateway's hop, failed, and the start of the upstream's (not reached).
+macro_rules! gateway_failed {
+    () => {
+        concat!(
+            "<li class=\"bad\"><span class=\"n\">This site</span><span class=\"s\">Failed</span></li>\n",
+            "<li class=\"na\"><span class=\"n\">"
+        )
+    };
+}
+
+/// The page up to the upstream's name in one piece, for the statuses the
+/// error types have: the head, the `h1`, and the hops before the
+/// upstream's (see [`Failure::hops`]).
+pub(super) fn head_with_status(status: StatusCode, failure: Failure) -> Option<&'static str> {
     macro_rules! with {
         ($line:literal) => {
+            [
+                with!($line; upstream_failed!()),
+                with!($line; gateway_failed!()),
+            ]
+        };
+        ($line:literal; $($hops:tt)*) => {
             concat!(
                 head!(),
                 $line,
                 "</title>\n</head>\n<body>\n<main>\n<h1>",
                 $line,
-                h1_to_hops!()
+                h1_to_hops!(),
+                $($hops)*
             )
         };
     }
-    Some(match status {
+    let heads = match status {
         StatusCode::BAD_GATEWAY => with!("502 Bad Gateway"),
         StatusCode::SERVICE_UNAVAILABLE => with!("503 Service Unavailable"),
         StatusCode::GATEWAY_TIMEOUT => with!("504 Gateway Timeout"),
         StatusCode::INTERNAL_SERVER_ERROR => with!("500 Internal Server Error"),
         _ => return None,
-    })
+    };
+    Some(heads[usize::from(failure == Failure::Gateway)])
 }
 
 /// The upstream's name when the policy hides it.
 pub(super) const GENERIC_UPSTREAM: &str = "A service behind it";
 
-/// The site owner's part, with a request id to quote.
-pub(super) const OWNER_ID: &str = concat!(
-    "<h2>What the site&#39;s owner can do</h2>\n",
-    "<p>Give them this request ID: it lets them find what went wrong.</p>\n",
-    "<p class=\"id\"><code>"
-);
+/// The start of the site owner's part, with a request id to quote: a
+/// macro, so that each verdict's advice on the page can end with it in
+/// one piece (see `body::Verdict::sentences`).
+macro_rules! owner_id {
+    () => {
+        concat!(
+            "<h2>What the site&#39;s owner can do</h2>\n",
+            "<p>Give them this request ID: it lets them find what went wrong.</p>\n",
+            "<p class=\"id\"><code>"
+        )
+    };
+}
+pub(super) use owner_id;
+
+/// The site owner's part, without a request id.
+macro_rules! owner_no_id {
+    () => {
+        concat!(
+            "<h2>What the site&#39;s owner can do</h2>\n",
+            "<p>Tell them the time this happened and the address of this page.</p>\n"
+        )
+    };
+}
+pub(super) use owner_no_id;
+
 /// After the request id.
 pub(super) const OWNER_ID_END: &str = "</code></p>\n";
-/// The site owner's part, without a request id.
-pub(super) const OWNER_NO_ID: &str = concat!(
-    "<h2>What the site&#39;s owner can do</h2>\n",
-    "<p>Tell them the time this happened and the address of this page.</p>\n"
-);
 /// The facts the JSON bodies carry too, beside the status in the `h1`:
 /// the kind, ...
 pub(super) const FACTS_KIND: &str = "<p class=\"facts\">Error: ";
@@ -127,10 +170,28 @@ pub(super) const FACTS_KIND: &str = "<p class=\"facts\">Error: ";
 pub(super) const FACTS_AND_RETRY_AFTER: &str = " &middot; Retry-After: ";
 /// ... or alone.
 pub(super) const FACTS_RETRY_AFTER: &str = "<p class=\"facts\">Retry-After: ";
-/// The facts' end.
-pub(super) const FACTS_END: &str = "</p>\n";
+
 /// The page's end.
-pub(super) const END: &str = "</main>\n</body>\n</html>\n";
+macro_rules! end {
+    () => {
+        "</main>\n</body>\n</html>\n"
+    };
+}
+/// The page's end, without facts ...
+pub(super) const END: &str = end!();
+/// ... and after them.
+pub(super) const FACTS_AND_END: &str = concat!("</p>\n", end!());
+
+/// The length of the page's text up to the hops, but for the reason
+/// phrase in its two status lines (each the status, a space, the phrase).
+pub(super) const HEAD_LEN: usize = HEAD.len() + TITLE_TO_H1.len() + H1_TO_HOPS.len() + 2 * 4;
+
+/// At least the length of the page's text from the hops on, but for the
+/// caller's values (the upstream's name, details, request id), the kind
+/// and the retry hint's field value: the HTML buffer is sized from it
+/// instead of from a walk through the page's pieces. Generous; a test
+/// checks it against every kind of page.
+pub(super) const REST_MAX_LEN: usize = 832;
 
 /// `Content-Security-Policy` of HTML error pages: nothing may load or run;
 /// only the page's own style applies, allowed by its SHA-256 hash (CSP
@@ -183,14 +244,9 @@ pub(super) enum Failure {
     BadAnswer,
 }
 
-/// The gateway's hop, working, and the start of the upstream's (failed).
-const UPSTREAM_FAILED: &str = concat!(
-    "<li class=\"ok\"><span class=\"n\">This site</span><span class=\"s\">Working</span></li>\n",
-    "<li class=\"bad\"><span class=\"n\">"
-);
-
-/// The text after the upstream's name: its state, and what happened;
-/// the second opens a paragraph for the caller's details.
+/// The text after the upstream's name: its state, and what happened, in a
+/// paragraph left open (the advice after it closes it); the second closes
+/// it and opens one for the caller's details.
 macro_rules! happened {
     ($state:literal, $sentence:literal) => {
         (
@@ -198,8 +254,7 @@ macro_rules! happened {
                 "</span><span class=\"s\">",
                 $state,
                 "</span></li>\n</ol>\n<h2>What happened</h2>\n<p>",
-                $sentence,
-                "</p>\n"
+                $sentence
             ),
             concat!(
                 "</span><span class=\"s\">",
@@ -247,11 +302,8 @@ impl Failure {
     /// The gateway's hop and the start of the upstream's, up to its name.
     pub(super) const fn hops(self) -> &'static str {
         match self {
-            Self::Gateway => concat!(
-                "<li class=\"bad\"><span class=\"n\">This site</span><span class=\"s\">Failed</span></li>\n",
-                "<li class=\"na\"><span class=\"n\">"
-            ),
-            _ => UPSTREAM_FAILED,
+            Self::Gateway => gateway_failed!(),
+            _ => upstream_failed!(),
         }
     }
 
