@@ -1,5 +1,6 @@
 //! Micro benchmarks for one typical 502, in one run: ours (construct, the
-//! four formats, `Accept` negotiation, `RenderContext::from_request`,
+//! four formats and a gRPC caller's answer, `Accept` negotiation,
+//! `RenderContext::from_request`,
 //! `parse` of the JSON and problem+json responses), the peers rendering the
 //! same 502 as problem+json (`http-api-problem`, `problem_details`, a
 //! hand-written `json!` envelope) and deserialising it with
@@ -463,6 +464,12 @@ fn main() {
     let origin = RenderContext::new()
         .with_method(&Method::GET)
         .with_format(Format::ProblemJson);
+    // A gRPC call is a POST; this error (the connection was refused, so the
+    // request was never sent) gets the same verdict as for the GET above.
+    let grpc = RenderContext::new()
+        .with_policy(&policy)
+        .with_method(&Method::POST)
+        .with_format(Format::Grpc);
     let err = typical();
     let request = browser_request();
 
@@ -482,6 +489,15 @@ fn main() {
         "problem_details",
     );
     let (floor_body, floor_headers) = prebuilt(&problem_response);
+    // The gRPC answer is the one the row should measure: retry advised,
+    // after the error's 30 seconds.
+    let grpc_response = render(&err, &grpc);
+    let field = |name| grpc_response.headers()[name].to_str().expect("ascii");
+    assert_eq!(
+        (field("grpc-status"), field("grpc-retry-pushback-ms")),
+        ("14", "30000"),
+        "the gRPC answer to the typical error"
+    );
 
     if !listing && run.repeat.is_none() {
         println!(
@@ -497,6 +513,7 @@ fn main() {
         ("render_html", &html),
         ("render_text", &text),
         ("render_problem_json_origin", &origin),
+        ("render_grpc", &grpc),
     ] {
         run.bench(ours(name, true), || render(black_box(&err), black_box(ctx)));
     }
