@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 /// What the details say.
+#[cfg(feature = "grpc-details")]
 pub(crate) struct Details<'a> {
     pub(crate) code: i32,
     pub(crate) message: &'a str,
@@ -24,6 +25,7 @@ pub(crate) struct Details<'a> {
 const ERROR_INFO: &str = "type.googleapis.com/google.rpc.ErrorInfo";
 const RETRY_INFO: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
+#[cfg(feature = "grpc-details")]
 impl Details<'_> {
     /// The encoded `google.rpc.Status`, written once into a buffer of its
     /// exact size (each nested message's length is known beforehand).
@@ -81,21 +83,25 @@ impl Details<'_> {
 
 /// The encoded length of a length-delimited field (number below 16) whose
 /// value is `len` bytes long.
+#[cfg(feature = "grpc-details")]
 fn bytes_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
 /// The encoded length of a varint field (number below 16); a zero (the
 /// default) is not written.
+#[cfg(feature = "grpc-details")]
 fn varint_field_len(value: u64) -> usize {
     if value == 0 { 0 } else { 1 + varint_len(value) }
 }
 
+#[cfg(feature = "grpc-details")]
 fn varint_len(value: u64) -> usize {
     (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// A varint field; a zero (the default) is not written.
+#[cfg(feature = "grpc-details")]
 fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
     if value != 0 {
         varint(out, field << 3);
@@ -104,16 +110,19 @@ fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
 }
 
 /// The key and length of a length-delimited field.
+#[cfg(feature = "grpc-details")]
 fn header(out: &mut Vec<u8>, field: u64, len: usize) {
     varint(out, (field << 3) | 2);
     varint(out, len as u64);
 }
 
+#[cfg(feature = "grpc-details")]
 fn bytes_field(out: &mut Vec<u8>, field: u64, value: &[u8]) {
     header(out, field, value.len());
     out.extend_from_slice(value);
 }
 
+#[cfg(feature = "grpc-details")]
 fn varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -123,6 +132,7 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Base64 (RFC 4648 section 4) without padding.
+#[cfg(feature = "grpc-details")]
 pub(crate) fn base64(bytes: &[u8]) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sextet = |n: u32, shift: u32| ALPHABET[((n >> shift) & 0x3f) as usize];
@@ -315,7 +325,7 @@ pub(crate) fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "grpc-details"))]
 mod tests {
     use super::*;
 

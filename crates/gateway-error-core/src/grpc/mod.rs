@@ -38,6 +38,7 @@ impl GrpcCode {
     pub(crate) const RESOURCE_EXHAUSTED: Self = Self(8);
     pub(crate) const INTERNAL: Self = Self(13);
     pub(crate) const UNAVAILABLE: Self = Self(14);
+    #[cfg(any(test, feature = "tonic"))]
     pub(crate) const UNAUTHENTICATED: Self = Self(16);
 
     /// The code a `grpc-status` value names: ASCII digits, 0 to 16; any
@@ -51,6 +52,7 @@ impl GrpcCode {
     }
 
     /// The code from its number; any other number is `UNKNOWN`.
+    #[cfg(any(test, feature = "tonic"))]
     pub(crate) fn from_i32(code: i32) -> Self {
         u8::try_from(code)
             .ok()
@@ -59,6 +61,7 @@ impl GrpcCode {
     }
 
     /// The code's number.
+    #[cfg(any(feature = "tonic", feature = "grpc-details"))]
     pub(crate) fn as_i32(self) -> i32 {
         i32::from(self.0)
     }

@@ -23,6 +23,7 @@ use crate::request_id::X_REQUEST_ID;
 use self::body::{Count, Decimal, Estimate, RetryAfterText, View};
 pub(crate) use self::fields::describes_another_body;
 use self::fields::{fields, replaced_by_rerender};
+#[cfg(feature = "tonic")]
 pub(crate) use self::grpc::pushback_value;
 #[cfg(feature = "tonic")]
 pub(crate) use self::grpc::status_parts;
