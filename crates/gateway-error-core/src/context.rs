@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use http::header::ACCEPT;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::negotiate::Format;
 use crate::request_id::{X_REQUEST_ID, is_valid_request_id};
@@ -38,6 +38,8 @@ pub struct Policy {
     proxy_name: Option<Cow<'static, str>>,
     upstream_names: bool,
     problem_type_base: Option<Cow<'static, str>>,
+    /// The request id's header, when not `x-request-id`.
+    request_id_header: Option<HeaderName>,
 }
 
 impl Policy {
@@ -56,6 +58,7 @@ impl Policy {
             proxy_name: None,
             upstream_names: false,
             problem_type_base: None,
+            request_id_header: None,
         }
     }
 
@@ -137,6 +140,55 @@ impl Policy {
     pub fn with_upstream_names(mut self, show: bool) -> Self {
         self.upstream_names = show;
         self
+    }
+
+    /// The header a request's id travels in, both ways: read from
+    /// requests, echoed on responses, and written by the renderer
+    /// ([`X_REQUEST_ID`], `x-request-id`, by default). Name it as the rest
+    /// of your stack does: the header tower-http's `SetRequestIdLayer`
+    /// sets, say, so that its id, when it runs first, is the request's id.
+    ///
+    /// [`RenderContext::from_request`] reads `x-request-id`; with another
+    /// name, give the id with [`RenderContext::with_request_id`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{render, BadGateway, GatewayError, Policy, RenderContext};
+    /// use http::HeaderName;
+    ///
+    /// let policy = Policy::new().with_request_id_header(HeaderName::from_static("x-correlation-id"));
+    /// assert_eq!(policy.request_id_header(), "x-correlation-id");
+    /// let err = GatewayError::from(BadGateway::new());
+    /// let response = render(&err, &RenderContext::new().with_policy(&policy).with_request_id("c-1"));
+    /// assert_eq!(response.headers()["x-correlation-id"], "c-1");
+    /// assert!(response.headers().get("x-request-id").is_none());
+    /// ```
+    #[must_use]
+    pub fn with_request_id_header(mut self, name: HeaderName) -> Self {
+        self.request_id_header = (name != X_REQUEST_ID).then_some(name);
+        self
+    }
+
+    /// The header a request's id travels in (see
+    /// [`with_request_id_header`](Self::with_request_id_header)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{Policy, X_REQUEST_ID};
+    ///
+    /// assert_eq!(Policy::new().request_id_header(), X_REQUEST_ID);
+    /// ```
+    #[must_use]
+    pub fn request_id_header(&self) -> &HeaderName {
+        static DEFAULT: HeaderName = X_REQUEST_ID;
+        self.request_id_header.as_ref().unwrap_or(&DEFAULT)
+    }
+
+    /// The header a request's id travels in, when it is not the default.
+    pub(crate) fn custom_request_id_header(&self) -> Option<&HeaderName> {
+        self.request_id_header.as_ref()
     }
 
     /// The base URI for problem types: an error with a kind gets the

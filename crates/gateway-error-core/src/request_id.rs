@@ -24,6 +24,45 @@ use crate::text::{MAX_REQUEST_ID_LEN, Text};
 /// ```
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Makes the id of a request that comes without a valid one, in the shape
+/// of tower-http's `MakeRequestId` (see
+/// [`Pipeline::with_make_request_id`](crate::pipeline::Pipeline::with_make_request_id)).
+/// Unlike tower-http's, it is not given the request: the adapters of
+/// frameworks whose request types are not `http`'s (actix-web) call it too.
+/// Any `Fn() -> Option<HeaderValue>` is one.
+///
+/// `None`, or an id that is not valid (see [`is_valid_request_id`]), means
+/// a generated one ([`generate_request_id`]).
+///
+/// # Examples
+///
+/// ```
+/// use gateway_error::MakeRequestId;
+/// use http::HeaderValue;
+///
+/// struct Fixed;
+///
+/// impl MakeRequestId for Fixed {
+///     fn make_request_id(&self) -> Option<HeaderValue> {
+///         Some(HeaderValue::from_static("fixed-1"))
+///     }
+/// }
+/// assert_eq!(Fixed.make_request_id().as_ref().map(HeaderValue::as_bytes), Some(&b"fixed-1"[..]));
+/// ```
+pub trait MakeRequestId: Send + Sync + 'static {
+    /// A new request id.
+    fn make_request_id(&self) -> Option<HeaderValue>;
+}
+
+impl<F> MakeRequestId for F
+where
+    F: Fn() -> Option<HeaderValue> + Send + Sync + 'static,
+{
+    fn make_request_id(&self) -> Option<HeaderValue> {
+        self()
+    }
+}
+
 /// A new request id: 32 lowercase hex digits (128 bits), unique within the
 /// process and unpredictable from outside it.
 ///
@@ -104,9 +143,14 @@ pub struct RequestId {
 }
 
 impl RequestId {
-    pub(crate) fn from_request(id: Option<&[u8]>) -> Self {
+    /// A request's own valid id, else one `make` makes (when valid), else
+    /// a generated one.
+    pub(crate) fn from_request(id: Option<&[u8]>, make: Option<&dyn MakeRequestId>) -> Self {
         id.and_then(Self::from_client).unwrap_or_else(|| Self {
-            value: generate_request_id(),
+            value: make
+                .and_then(MakeRequestId::make_request_id)
+                .filter(|id| id.to_str().is_ok_and(is_valid_request_id))
+                .unwrap_or_else(generate_request_id),
             generated: true,
         })
     }

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, HeaderValue, Method, Response, response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, response};
 
 use super::{ErrorEvent, Instrumented, Pipeline, current, observe};
 use crate::context::RenderContext;
 use crate::error::GatewayError;
 use crate::negotiate::Format;
 use crate::render::{render, rerender};
-use crate::request_id::{RequestId, X_REQUEST_ID};
+use crate::request_id::RequestId;
 
 /// A new request's identity, unique in the process: what a [`Rendered`]
 /// mark is compared by.
@@ -58,6 +58,7 @@ impl Rendered {
     /// `x-request-id`, ... after the error was rendered).
     fn describes<'a>(
         &self,
+        id_name: &str,
         id: &str,
         fields: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> bool {
@@ -68,7 +69,7 @@ impl Rendered {
             match name {
                 "content-length" if length.is_none() => length = Some(value),
                 "content-type" if content_type.is_none() => content_type = Some(value),
-                "x-request-id" if request_id.is_none() => request_id = Some(value),
+                _ if name == id_name && request_id.is_none() => request_id = Some(value),
                 "content-length" | "content-type" => return false,
                 _ if crate::render::describes_another_body(name) => return false,
                 _ => {}
@@ -130,7 +131,10 @@ impl RequestContext {
         let outer = Self::current();
         let (request_id, root) = match &outer {
             Some(outer) => (outer.0.request_id.clone(), outer.0.root),
-            None => (RequestId::from_request(request_id), next_root()),
+            None => (
+                RequestId::from_request(request_id, pipeline.request_id_maker()),
+                next_root(),
+            ),
         };
         Self(Arc::new(ContextInner {
             format,
@@ -502,8 +506,10 @@ impl RequestContext {
             return Action::Keep;
         };
         let id = self.response_id(error, None);
-        let fresh = rendered
-            .is_some_and(|mark| mark.root == self.0.root && mark.describes(id.as_str(), fields));
+        let fresh = rendered.is_some_and(|mark| {
+            mark.root == self.0.root
+                && mark.describes(self.id_header().as_str(), id.as_str(), fields)
+        });
         if fresh {
             self.report(error, &id, false);
             Action::Keep
@@ -558,7 +564,7 @@ impl RequestContext {
             return Bytes::new();
         };
         // One id for the header, the body and the log event.
-        let id = self.response_id(&error, parts.headers.get(&X_REQUEST_ID));
+        let id = self.response_id(&error, parts.headers.get(self.id_header()));
         let ctx = self.render_context().with_request_id(id.as_str());
         let previous = std::mem::take(&mut parts.headers);
         let (head, body) = rerender(&error, &ctx, previous).into_parts();
@@ -585,7 +591,9 @@ impl RequestContext {
     /// ```
     pub fn echo(&self, headers: &mut HeaderMap) {
         if let Some(id) = self.echo_value() {
-            headers.entry(&X_REQUEST_ID).or_insert_with(|| id.clone());
+            headers
+                .entry(self.id_header())
+                .or_insert_with(|| id.clone());
         }
     }
 
@@ -605,6 +613,23 @@ impl RequestContext {
     #[must_use]
     pub fn echo_value(&self) -> Option<&HeaderValue> {
         (!self.0.nested).then_some(&self.0.request_id.value)
+    }
+
+    /// The header the request id travels in (the policy's: see
+    /// [`Policy::with_request_id_header`](crate::Policy::with_request_id_header)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::pipeline::Pipeline;
+    /// use http::Method;
+    ///
+    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
+    /// assert_eq!(ctx.id_header(), "x-request-id");
+    /// ```
+    #[must_use]
+    pub fn id_header(&self) -> &HeaderName {
+        self.0.pipeline.policy().request_id_header()
     }
 
     fn mark<B>(&self, response: &mut Response<B>, error: GatewayError) {

@@ -21,10 +21,15 @@
 //!
 //! # The request id rule
 //!
-//! - The header is `x-request-id` ([`X_REQUEST_ID`]).
+//! - The header is `x-request-id` ([`X_REQUEST_ID`](crate::X_REQUEST_ID)), or the one the
+//!   policy names ([`Policy::with_request_id_header`](crate::Policy::with_request_id_header)): below, `x-request-id`
+//!   stands for it. When tower-http's `SetRequestIdLayer` (or any
+//!   middleware that sets the header) runs first, its id is the request's.
 //! - A request's id is its own `x-request-id` when that is valid (see
 //!   [`is_valid_request_id`](crate::is_valid_request_id); a single value, so of several field lines
-//!   the first is read); otherwise a new one ([`generate_request_id`](crate::generate_request_id)).
+//!   the first is read); otherwise a new one: the pipeline's
+//!   ([`Pipeline::with_make_request_id`]) when it makes a valid one, else
+//!   [`generate_request_id`](crate::generate_request_id)'s.
 //!   The tower layer (axum, hyper, tonic, warp's `service`) and actix-web's
 //!   middleware also write a new one into the request's headers, replacing
 //!   every line (see [`Pipeline::begin`]); a warp filter cannot change them.
@@ -86,7 +91,7 @@ pub use observe::{ErrorEvent, OnError};
 
 use crate::context::Policy;
 use crate::negotiate::Format;
-use crate::request_id::X_REQUEST_ID;
+use crate::request_id::MakeRequestId;
 
 /// What an adapter is configured with, once: the [`Policy`], whether the
 /// `tracing` event is emitted, and any [`OnError`] observers.
@@ -120,6 +125,8 @@ struct Shared {
     /// [`Pipeline::with_render_in_handler`]).
     deferred: bool,
     observers: Vec<Arc<dyn OnError>>,
+    /// Makes the ids of requests that come without a valid one.
+    make_request_id: Option<Arc<dyn MakeRequestId>>,
 }
 
 impl Pipeline {
@@ -142,6 +149,7 @@ impl Pipeline {
                 quiet: false,
                 deferred: false,
                 observers: Vec::new(),
+                make_request_id: None,
             }),
         }
     }
@@ -226,6 +234,38 @@ impl Pipeline {
         self
     }
 
+    /// Makes the ids of requests that come without a valid one (see the
+    /// [request id rule](self#the-request-id-rule)), instead of
+    /// [`generate_request_id`](crate::generate_request_id): your tracing
+    /// system's ids, say. An id that is not valid
+    /// ([`is_valid_request_id`](crate::is_valid_request_id)), or none, is
+    /// replaced by a generated one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use gateway_error::pipeline::Pipeline;
+    /// use http::{HeaderMap, HeaderValue, Method};
+    ///
+    /// static NEXT: AtomicU64 = AtomicU64::new(1);
+    /// let pipeline = Pipeline::default().with_make_request_id(|| {
+    ///     HeaderValue::try_from(format!("bff-{}", NEXT.fetch_add(1, Ordering::Relaxed))).ok()
+    /// });
+    /// let ctx = pipeline.capture(&Method::GET, &HeaderMap::new());
+    /// assert_eq!(ctx.request_id().as_str(), "bff-1");
+    /// assert!(ctx.request_id().is_generated());
+    /// ```
+    #[must_use]
+    pub fn with_make_request_id(mut self, make: impl MakeRequestId) -> Self {
+        self.shared_mut().make_request_id = Some(Arc::new(make));
+        self
+    }
+
+    pub(crate) fn request_id_maker(&self) -> Option<&dyn MakeRequestId> {
+        self.shared.make_request_id.as_deref()
+    }
+
     /// The policy errors are rendered under.
     ///
     /// # Examples
@@ -287,7 +327,9 @@ impl Pipeline {
         self.capture_parts(
             method.clone(),
             format,
-            headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes),
+            headers
+                .get(self.policy().request_id_header())
+                .map(HeaderValue::as_bytes),
         )
     }
 
@@ -316,7 +358,7 @@ impl Pipeline {
         if id.is_generated() {
             request
                 .headers_mut()
-                .insert(&X_REQUEST_ID, id.header_value().clone());
+                .insert(self.policy().request_id_header(), id.header_value().clone());
         }
         request.extensions_mut().insert(id.clone());
         ctx
@@ -357,6 +399,7 @@ impl Pipeline {
                 quiet: self.shared.quiet,
                 deferred: self.shared.deferred,
                 observers: self.shared.observers.clone(),
+                make_request_id: self.shared.make_request_id.clone(),
             });
         }
         Arc::get_mut(&mut self.shared).unwrap_or_else(|| unreachable!("just made unique"))

@@ -4,7 +4,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use super::*;
-use crate::{BadGateway, Format, GatewayError, GatewayTimeout, ProxyError, render};
+use crate::{BadGateway, Format, GatewayError, GatewayTimeout, ProxyError, X_REQUEST_ID, render};
 
 /// A pipeline whose observer records (status, error.type, request id,
 /// rendered again) per report.
@@ -361,5 +361,67 @@ fn the_shortcut_off_renders_again_with_the_same_bytes() {
             answers.push((response.status(), headers, response.body().clone()));
         }
         assert_eq!(answers[0], answers[1], "{format:?}");
+    }
+}
+
+#[test]
+fn the_request_id_travels_in_the_policys_header() {
+    let name = http::HeaderName::from_static("x-correlation-id");
+    let pipeline = Pipeline::new(Policy::new().with_request_id_header(name.clone()));
+    for on in [true, false] {
+        let pipeline = pipeline.clone().with_render_in_handler(on);
+        // Read from the policy's header, not from `x-request-id`.
+        let request = http::Request::post("/orders")
+            .header("x-correlation-id", "corr-1")
+            .header("x-request-id", "other-1")
+            .header("accept", "text/plain")
+            .body(())
+            .expect("a request");
+        let ctx = pipeline.capture(request.method(), request.headers());
+        assert_eq!(ctx.request_id().as_str(), "corr-1");
+        let response = ctx.in_scope(|| respond(BadGateway::new().into()));
+        let response = ctx
+            .finish(response)
+            .map_body(|kept| kept, |rendered| rendered);
+        assert_eq!(response.headers()["x-correlation-id"], "corr-1", "{on}");
+        assert!(response.headers().get("x-request-id").is_none(), "{on}");
+        assert!(response.body().ends_with(b"Request ID: corr-1\n"), "{on}");
+
+        // A success is echoed under that name too; a generated id is put
+        // into the request under it.
+        let mut request = http::Request::get("/").body(()).expect("a request");
+        let ctx = pipeline.begin(&mut request);
+        assert_eq!(
+            request.headers()["x-correlation-id"],
+            ctx.request_id().as_str()
+        );
+        let response = ctx
+            .finish(Response::new(()))
+            .map_body(|kept| kept, |_| unreachable!());
+        assert_eq!(
+            response.headers()["x-correlation-id"],
+            ctx.request_id().as_str()
+        );
+        assert!(response.headers().get("x-request-id").is_none());
+    }
+}
+
+#[test]
+fn a_request_without_an_id_gets_one_the_pipeline_makes() {
+    let made =
+        Pipeline::default().with_make_request_id(|| Some(HeaderValue::from_static("made-1")));
+    let ctx = made.capture_parts(Method::GET, Format::Text, None);
+    assert_eq!(ctx.request_id().as_str(), "made-1");
+    assert!(ctx.request_id().is_generated());
+    // The request's own valid id wins; an invalid one is replaced.
+    let ctx = made.capture_parts(Method::GET, Format::Text, Some(b"own-1"));
+    assert_eq!(ctx.request_id().as_str(), "own-1");
+    let ctx = made.capture_parts(Method::GET, Format::Text, Some(b"two words"));
+    assert_eq!(ctx.request_id().as_str(), "made-1");
+    // What the maker makes must be valid too; else a generated one.
+    for bad in [None, Some(HeaderValue::from_static("two words"))] {
+        let pipeline = Pipeline::default().with_make_request_id(move || bad.clone());
+        let ctx = pipeline.capture_parts(Method::GET, Format::Text, None);
+        assert_eq!(ctx.request_id().as_str().len(), 32);
     }
 }

@@ -95,6 +95,12 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
             parts.request_id,
         ),
     };
+    if let Some(name) = ctx.policy().custom_request_id_header() {
+        // The templates name the id `x-request-id`; the policy names it.
+        if let Some(id) = response.headers_mut().remove(X_REQUEST_ID) {
+            response.headers_mut().insert(name.clone(), id);
+        }
+    }
     response
 }
 
@@ -256,8 +262,9 @@ pub fn rerender(
     if previous.is_empty() {
         return response;
     }
+    let id_name = ctx.policy().request_id_header();
     let headers = response.headers_mut();
-    let has_id = headers.contains_key(&X_REQUEST_ID);
+    let has_id = headers.contains_key(id_name);
     // One pass over `previous`, skipping what is replaced: cheaper than
     // removing each name (a hash and a probe apiece) first.
     let mut current: Option<HeaderName> = None;
@@ -267,7 +274,7 @@ pub fn rerender(
         }
         let Some(name) = &current else { continue };
         let replaced = replaced_by_rerender(name)
-            || (has_id && name == X_REQUEST_ID)
+            || (has_id && name == id_name)
             || (name == VARY && value.as_bytes().eq_ignore_ascii_case(b"accept"));
         if !replaced {
             headers.append(name, value);
