@@ -8,8 +8,7 @@
 use bytes::Bytes;
 use gateway_error::{
     BadGateway, Format, GatewayError, GatewayTimeout, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
-    MAX_PROXY_STATUS_LEN, MAX_REQUEST_ID_LEN, ParseErrorKind, Policy, ProxyError, RenderContext,
-    parse, render,
+    MAX_PROXY_STATUS_LEN, ParseErrorKind, Policy, ProxyError, RenderContext, parse, render,
 };
 use gateway_error_tests::validators::{
     VNU_INSTALL, check_problem_json, html5_parse_errors, parse_proxy_status, validator_missing,
@@ -86,7 +85,7 @@ fn sanitized(s: &str, max: usize) -> String {
 fn sanitized_id(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-        .take(MAX_REQUEST_ID_LEN)
+        .take(gateway_error::RequestId::MAX_LEN)
         .collect()
 }
 
@@ -455,7 +454,7 @@ fn request_ids_from_request_headers_are_checked() {
         RenderContext::from_request(&Method::GET, &headers).request_id(),
         None
     );
-    let long = "r".repeat(MAX_REQUEST_ID_LEN + 1);
+    let long = "r".repeat(gateway_error::RequestId::MAX_LEN + 1);
     headers.insert("x-request-id", HeaderValue::from_str(&long).expect("ascii"));
     assert_eq!(
         RenderContext::from_request(&Method::GET, &headers).request_id(),
@@ -508,7 +507,7 @@ fn one_mib_of_details_is_capped_exactly() {
         assert_eq!(err.next_hop(), Some(name.as_str()));
         let id = sanitized_id(&huge);
         assert_eq!(err.request_id(), Some(id.as_str()));
-        assert_eq!(id.len(), MAX_REQUEST_ID_LEN);
+        assert_eq!(id.len(), gateway_error::RequestId::MAX_LEN);
 
         let small: GatewayError = GatewayTimeout::upstream("x")
             .with_details("")
@@ -529,8 +528,8 @@ fn one_mib_of_details_is_capped_exactly() {
                 Format::Text | Format::Grpc => 0,
             };
             let ids = match format {
-                Format::ProblemJson => 2 * (MAX_REQUEST_ID_LEN - 1),
-                _ => MAX_REQUEST_ID_LEN - 1,
+                Format::ProblemJson => 2 * (gateway_error::RequestId::MAX_LEN - 1),
+                _ => gateway_error::RequestId::MAX_LEN - 1,
             };
             assert_eq!(
                 response.body().len(),

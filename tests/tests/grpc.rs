@@ -162,7 +162,7 @@ async fn a_tonic_client_gets_a_status_it_can_act_on() {
     );
     let id = metadata(&status, "x-request-id").expect("an id");
     assert_ne!(id, "two words");
-    assert!(gateway_error::is_valid_request_id(id), "{id}");
+    assert!(gateway_error::RequestId::is_valid(id), "{id}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -843,7 +843,7 @@ async fn request_id_rule(addr: SocketAddr, _probe: Arc<Probe>) {
     got.assert_complete(&head);
 
     // Absent or invalid: a generated id, the same in body and header.
-    let too_long = "x".repeat(gateway_error::MAX_REQUEST_ID_LEN + 1);
+    let too_long = "x".repeat(gateway_error::RequestId::MAX_LEN + 1);
     for sent in [None, Some("has space"), Some(too_long.as_str()), Some("")] {
         let mut fields = vec![("accept", PROBLEM)];
         if let Some(sent) = sent {

@@ -103,8 +103,6 @@ pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 pub use proxy_status::{MAX_PROXY_STATUS_LEN, PROXY_STATUS};
 pub use registry::{Phase, ProxyError, UnknownProxyError};
 pub use render::{render, rerender};
-pub use request_id::{
-    MakeRequestId, RequestId, X_REQUEST_ID, generate_request_id, is_valid_request_id,
-};
+pub use request_id::{MakeRequestId, RequestId, X_REQUEST_ID};
 pub use retry_after::{ParseRetryAfterError, ParseRetryAfterErrorKind, RetryAfter};
-pub use text::{MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_REQUEST_ID_LEN};
+pub use text::{MAX_DETAILS_LEN, MAX_NAME_LEN};

@@ -991,7 +991,7 @@ mod tests {
         let request = parts(Method::GET, Some("text/plain"), Some("two words"));
         let (header, _) = error_response(error, &request, &pipeline);
         let id = header.headers["x-request-id"].to_str().expect("ascii");
-        assert!(crate::is_valid_request_id(id) && id != "two words", "{id}");
+        assert!(crate::RequestId::is_valid(id) && id != "two words", "{id}");
     }
 
     #[test]

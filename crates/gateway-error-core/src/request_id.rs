@@ -31,8 +31,8 @@ pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// frameworks whose request types are not `http`'s (actix-web) call it too.
 /// Any `Fn() -> Option<HeaderValue>` is one.
 ///
-/// `None`, or an id that is not valid (see [`is_valid_request_id`]), means
-/// a generated one ([`generate_request_id`]).
+/// `None`, or an id that is not valid (see [`RequestId::is_valid`]), means
+/// a generated one ([`RequestId::generate`]).
 ///
 /// # Examples
 ///
@@ -63,21 +63,8 @@ where
     }
 }
 
-/// A new request id: 32 lowercase hex digits (128 bits), unique within the
-/// process and unpredictable from outside it.
-///
-/// Not a secret: do not use it as a token.
-///
-/// # Examples
-///
-/// ```
-/// let a = gateway_error::generate_request_id();
-/// let b = gateway_error::generate_request_id();
-/// assert_eq!(a.len(), 32);
-/// assert_ne!(a, b);
-/// ```
-#[must_use]
-pub fn generate_request_id() -> HeaderValue {
+/// A new request id: 32 lowercase hex digits (see [`RequestId::generate`]).
+pub(crate) fn generate_request_id() -> HeaderValue {
     static KEY: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -97,28 +84,13 @@ pub fn generate_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-/// Whether `id` is a request id worth echoing: non-empty, at most
-/// [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes, visible ASCII.
-/// Adapters replace any other with [`generate_request_id`].
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::is_valid_request_id;
-///
-/// assert!(is_valid_request_id("req-42"));
-/// assert!(!is_valid_request_id(""));
-/// assert!(!is_valid_request_id("two words"));
-/// ```
-#[must_use]
-pub fn is_valid_request_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= crate::MAX_REQUEST_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_graphic())
+/// Whether `id` is a request id worth echoing (see [`RequestId::is_valid`]).
+pub(crate) fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= RequestId::MAX_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A request's id (see the [pipeline's rule](crate::pipeline#the-request-id-rule)): visible
-/// ASCII, at most [`MAX_REQUEST_ID_LEN`](crate::MAX_REQUEST_ID_LEN) bytes.
+/// ASCII, at most [`RequestId::MAX_LEN`] bytes.
 ///
 /// Adapters put it in the request's extensions, and handlers extract it
 /// (axum: `RequestId` as an extractor; actix-web: `RequestId` as an
@@ -143,6 +115,59 @@ pub struct RequestId {
 }
 
 impl RequestId {
+    /// The longest request id adapters echo, in bytes: a longer one is
+    /// replaced by a generated one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::RequestId;
+    ///
+    /// assert!(RequestId::is_valid(&"a".repeat(RequestId::MAX_LEN)));
+    /// assert!(!RequestId::is_valid(&"a".repeat(RequestId::MAX_LEN + 1)));
+    /// ```
+    pub const MAX_LEN: usize = crate::text::MAX_REQUEST_ID_LEN;
+
+    /// A new request id: 32 lowercase hex digits (128 bits), unique within
+    /// the process and unpredictable from outside it. Not a secret: do not
+    /// use it as a token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::RequestId;
+    ///
+    /// let (a, b) = (RequestId::generate(), RequestId::generate());
+    /// assert_eq!(a.as_str().len(), 32);
+    /// assert!(a.is_generated());
+    /// assert_ne!(a, b);
+    /// ```
+    #[must_use]
+    pub fn generate() -> Self {
+        Self {
+            value: generate_request_id(),
+            generated: true,
+        }
+    }
+
+    /// Whether `id` is a request id worth echoing: non-empty, at most
+    /// [`RequestId::MAX_LEN`] bytes, visible ASCII. Adapters replace any
+    /// other with a new one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::RequestId;
+    ///
+    /// assert!(RequestId::is_valid("req-42"));
+    /// assert!(!RequestId::is_valid(""));
+    /// assert!(!RequestId::is_valid("two words"));
+    /// ```
+    #[must_use]
+    pub fn is_valid(id: &str) -> bool {
+        is_valid_request_id(id)
+    }
+
     /// A request's own valid id, else one `make` makes (when valid), else
     /// a generated one.
     pub(crate) fn from_request(id: Option<&[u8]>, make: Option<&dyn MakeRequestId>) -> Self {
@@ -156,7 +181,7 @@ impl RequestId {
     }
 
     /// The id a request sent, when it is valid (see
-    /// [`is_valid_request_id`]): the bytes of its `x-request-id`.
+    /// [`RequestId::is_valid`]): the bytes of its `x-request-id`.
     ///
     /// # Examples
     ///

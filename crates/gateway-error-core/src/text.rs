@@ -36,12 +36,12 @@ pub const MAX_NAME_LEN: usize = 128;
 /// # Examples
 ///
 /// ```
-/// use gateway_error::{BadGateway, MAX_REQUEST_ID_LEN};
+/// use gateway_error::{BadGateway, RequestId};
 ///
 /// let err = BadGateway::new().with_request_id("r".repeat(500));
-/// assert_eq!(err.request_id().map(str::len), Some(MAX_REQUEST_ID_LEN));
+/// assert_eq!(err.request_id().map(str::len), Some(RequestId::MAX_LEN));
 /// ```
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 128;
 
 fn is_forbidden(c: char) -> bool {
     c.is_control() || matches!(c as u32, 0xFDD0..=0xFDEF) || (c as u32 & 0xFFFE) == 0xFFFE

@@ -13,8 +13,8 @@ pub mod checks {
 
     use gateway_error_core::{
         BadGateway, Format, GatewayError, MAX_BODY_LEN, MAX_DETAILS_LEN, MAX_NAME_LEN,
-        MAX_PROXY_STATUS_LEN, MAX_REQUEST_ID_LEN, PROXY_STATUS, ParseErrorKind, Policy, ProxyError,
-        RenderContext, RetryAfter, parse, render,
+        MAX_PROXY_STATUS_LEN, PROXY_STATUS, ParseErrorKind, Policy, ProxyError, RenderContext,
+        RetryAfter, parse, render,
     };
     use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
     use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -257,7 +257,7 @@ pub mod checks {
             assert!(!upstream.contains(char::is_control), "{upstream:?}");
         }
         if let Some(id) = err.request_id() {
-            assert!(id.len() <= MAX_REQUEST_ID_LEN && !id.is_empty());
+            assert!(id.len() <= gateway_error::RequestId::MAX_LEN && !id.is_empty());
             assert!(id.bytes().all(|b| b.is_ascii_graphic()), "{id:?}");
         }
         if let Some(Ok(retry)) = headers.get(RETRY_AFTER).map(RetryAfter::from_header_value) {

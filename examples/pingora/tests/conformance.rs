@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use gateway_demo::gateway;
 use gateway_demo::upstreams::{Scenario, Upstreams};
-use gateway_error::is_valid_request_id;
+use gateway_error::RequestId;
 use pingora_gateway::proxy::{Gateway, server};
 use table::{CASES, M};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -199,7 +199,7 @@ fn normalize(index: usize, got: Got, findings: &mut Vec<String>) -> Normalized {
     let ids = fields.get("x-request-id").cloned().unwrap_or_default();
     match (CASES[index].echoed_id(index), ids.as_slice()) {
         (Some(sent), [id]) if id == sent.as_bytes() => {}
-        (None, [id]) if std::str::from_utf8(id).is_ok_and(is_valid_request_id) => {
+        (None, [id]) if std::str::from_utf8(id).is_ok_and(RequestId::is_valid) => {
             fields.insert("x-request-id".to_owned(), vec![GENERATED.to_vec()]);
             body = replace(&body, id, GENERATED);
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use gateway_error::{GatewayError, RenderContext, is_valid_request_id, render};
+use gateway_error::{GatewayError, RenderContext, RequestId, render};
 use http::{HeaderMap, HeaderValue, Method, Response};
 
 use crate::client::Got;
@@ -213,7 +213,7 @@ pub(crate) fn check(
                 ));
                 std::str::from_utf8(id)
                     .ok()
-                    .filter(|id| is_valid_request_id(id))
+                    .filter(|id| RequestId::is_valid(id))
                     .map(str::to_owned)
             }
             None => None,

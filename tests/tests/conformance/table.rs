@@ -5,8 +5,8 @@ use std::io;
 use std::time::{Duration, UNIX_EPOCH};
 
 use gateway_error::{
-    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, ProxyError, RetryAfter,
-    ServiceUnavailable, is_valid_request_id,
+    BadGateway, GatewayError, GatewayTimeout, InternalServerError, Policy, ProxyError, RequestId,
+    RetryAfter, ServiceUnavailable,
 };
 use http::{HeaderValue, Method, StatusCode};
 
@@ -335,7 +335,7 @@ impl Case {
         let first = self.sent_ids(index).into_iter().next()?;
         String::from_utf8(first)
             .ok()
-            .filter(|id| is_valid_request_id(id))
+            .filter(|id| RequestId::is_valid(id))
     }
 }
 

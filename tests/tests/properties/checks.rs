@@ -9,7 +9,7 @@ use super::*;
 /// `%XX`, and in `request_id`). The HTML page's template, with its style,
 /// is the largest: about 3 KiB.
 pub(crate) const MAX_BODY: usize =
-    4096 + 6 * (MAX_DETAILS_LEN + MAX_NAME_LEN + 2 * MAX_REQUEST_ID_LEN);
+    4096 + 6 * (MAX_DETAILS_LEN + MAX_NAME_LEN + 2 * gateway_error::RequestId::MAX_LEN);
 
 pub(crate) fn longest_kind() -> usize {
     ProxyError::VARIANTS

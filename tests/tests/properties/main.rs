@@ -28,8 +28,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use gateway_error::{
-    Format, GatewayError, MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_PROXY_STATUS_LEN, MAX_REQUEST_ID_LEN,
-    ParseErrorKind, Policy, ProxyError, RenderContext, RetryAfter, parse, render,
+    Format, GatewayError, MAX_DETAILS_LEN, MAX_NAME_LEN, MAX_PROXY_STATUS_LEN, ParseErrorKind,
+    Policy, ProxyError, RenderContext, RetryAfter, parse, render,
 };
 use gateway_error_tests::validators::{
     SfValue, check_problem_json, html5_parse_errors, parse_proxy_status,

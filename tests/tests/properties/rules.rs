@@ -40,7 +40,7 @@ pub(crate) fn sanitized_request_id(s: &str) -> Option<String> {
     let mapped: String = s
         .chars()
         .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-        .take(MAX_REQUEST_ID_LEN)
+        .take(gateway_error::RequestId::MAX_LEN)
         .collect();
     (!mapped.is_empty()).then_some(mapped)
 }
@@ -48,7 +48,8 @@ pub(crate) fn sanitized_request_id(s: &str) -> Option<String> {
 /// A request id given to the render context is used only when it is
 /// already valid: 1..=128 bytes of visible ASCII.
 pub(crate) fn valid_context_id(s: &str) -> bool {
-    (1..=MAX_REQUEST_ID_LEN).contains(&s.len()) && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    (1..=gateway_error::RequestId::MAX_LEN).contains(&s.len())
+        && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// RFC 8941 Strings are printable ASCII: a sanitized name with every other

@@ -81,7 +81,7 @@ use strum::VariantArray;
 use crate::error::Inner;
 use crate::{
     BadGateway, Format, GatewayError, GatewayTimeout, InternalServerError, MAX_DETAILS_LEN,
-    MAX_NAME_LEN, MAX_REQUEST_ID_LEN, Policy, ProxyError, RenderContext, ServiceUnavailable,
+    MAX_NAME_LEN, Policy, ProxyError, RenderContext, ServiceUnavailable,
 };
 
 #[cfg(feature = "aide")]
@@ -362,7 +362,7 @@ fn shared_members() -> Vec<(&'static str, bool, Schema)> {
             Schema {
                 pattern: Some("^[!-~]+$"),
                 min_length: Some(1),
-                max_length: Some(MAX_REQUEST_ID_LEN),
+                max_length: Some(crate::RequestId::MAX_LEN),
                 ..Schema::of(&[Type::String], "The request's id.")
             },
         ),

@@ -26,10 +26,10 @@
 //!   stands for it. When tower-http's `SetRequestIdLayer` (or any
 //!   middleware that sets the header) runs first, its id is the request's.
 //! - A request's id is its own `x-request-id` when that is valid (see
-//!   [`is_valid_request_id`](crate::is_valid_request_id); a single value, so of several field lines
+//!   [`RequestId::is_valid`](crate::RequestId::is_valid); a single value, so of several field lines
 //!   the first is read); otherwise a new one: the pipeline's
 //!   ([`Pipeline::with_make_request_id`]) when it makes a valid one, else
-//!   [`generate_request_id`](crate::generate_request_id)'s.
+//!   [`RequestId::generate`](crate::RequestId::generate)'s.
 //!   The tower layer (axum, hyper, tonic, warp's `service`) and actix-web's
 //!   middleware also write a new one into the request's headers, replacing
 //!   every line (see [`Pipeline::begin`]); a warp filter cannot change them.
@@ -236,9 +236,9 @@ impl Pipeline {
 
     /// Makes the ids of requests that come without a valid one (see the
     /// [request id rule](self#the-request-id-rule)), instead of
-    /// [`generate_request_id`](crate::generate_request_id): your tracing
+    /// [`RequestId::generate`](crate::RequestId::generate): your tracing
     /// system's ids, say. An id that is not valid
-    /// ([`is_valid_request_id`](crate::is_valid_request_id)), or none, is
+    /// ([`RequestId::is_valid`](crate::RequestId::is_valid)), or none, is
     /// replaced by a generated one.
     ///
     /// # Examples

@@ -871,7 +871,7 @@ mod tests {
                         error = error
                             .with_upstream(long(crate::MAX_NAME_LEN))
                             .with_details(long(crate::MAX_DETAILS_LEN))
-                            .with_request_id(long(crate::MAX_REQUEST_ID_LEN));
+                            .with_request_id(long(crate::RequestId::MAX_LEN));
                     }
                     GatewayError::from(error)
                 }};
