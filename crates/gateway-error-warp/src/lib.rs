@@ -529,10 +529,11 @@ impl std::error::Error for UnhandledRejection {}
 /// [`RequestId`] in the request's extensions: the request's own valid
 /// `x-request-id`, or the one the layer generated. With `warp::serve`
 /// alone no filter can add to a request, so it is the request's own valid
-/// `x-request-id`; when the request has none, the id `handle` generates is
-/// in the response only, and this filter rejects with a 500
-/// `proxy_configuration_error` (serve under the layer when handlers read
-/// the id).
+/// `x-request-id` (this filter knows no policy, so it reads that name even
+/// when the policy names another header); when the request has none, the
+/// id `handle` generates is in the response only, and this filter rejects
+/// with a 500 `proxy_configuration_error` (serve under the layer when
+/// handlers read the id).
 ///
 /// # Examples
 ///
