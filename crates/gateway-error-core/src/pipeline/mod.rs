@@ -83,8 +83,9 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-pub use context::{Action, Finished, Rendered, RequestContext, content_length, respond};
-pub use current::Instrumented;
+pub(crate) use context::{Action, Rendered};
+pub use context::{Finished, RequestContext, respond};
+pub(crate) use current::Instrumented;
 pub use observe::{ErrorEvent, OnError};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
