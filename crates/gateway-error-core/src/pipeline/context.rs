@@ -193,7 +193,7 @@ pub(crate) enum Action {
 
 impl RequestContext {
     /// The context the current thread is polling inside (see
-    /// [`in_scope`](Self::in_scope) and [`instrument`](Self::instrument)),
+    /// [`in_scope`](Self::in_scope), which adapters wrap around each poll),
     /// as `tracing`'s `Span::current`, or with feature `tokio` the one bound
     /// to the current task (see `bind_to_task`). `None` outside any
     /// adapter, and in a task the handler spawned.
@@ -375,9 +375,10 @@ impl RequestContext {
 
     /// The complete response for `error` and this request: [`render`]'s
     /// status, headers and body, `x-request-id` (the error's own id, or
-    /// the request's), and in the extensions the error and a [`Rendered`]
-    /// mark. Reporting waits for [`finish`](Self::finish), so that nested
-    /// adapters report once.
+    /// the request's), and in the extensions the error and a mark that it
+    /// was rendered for this request (so that [`finish`](Self::finish)
+    /// keeps it). Reporting waits for `finish`, so that nested adapters
+    /// report once.
     ///
     /// # Examples
     ///

@@ -4,7 +4,7 @@
 //! ```text
 //! request ──> adapter: Pipeline::capture(method, headers) ──> RequestContext
 //!               │  (format from Accept, method, request id, policy)
-//!               ├─ polls the inner service inside ctx.in_scope(..) / ctx.instrument(..)
+//!               ├─ polls the inner service inside ctx.in_scope(..), each poll
 //!               │    handler: Err(BadGateway) ──> IntoResponse ──> respond(err)
 //!               │      rendered for the current context: a complete response
 //!               │      (status, Content-Type, Content-Length, body, x-request-id),
