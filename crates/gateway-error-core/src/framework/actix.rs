@@ -315,12 +315,12 @@ impl RequestContext {
         let id = self.response_id(&error, own);
         let ctx = self.render_context().with_request_id(id.as_str());
         let parts = render_parts(&error, &ctx);
-        let previous =
-            std::mem::replace(response.headers_mut(), HeaderMap::with_capacity(FIELDS + 4));
+        let previous = std::mem::take(response.headers_mut());
         *response.status_mut() = status(parts.status);
         let body = body(parts.body, parts.length);
         let mark = self.mark_for_length(parts.length);
         let headers = response.headers_mut();
+        headers.reserve(previous.len());
         put_fields(headers, parts.fields);
         let has_id = headers.contains_key(X_REQUEST_ID);
         for (name, value) in previous {
