@@ -83,7 +83,10 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-pub(crate) use context::{Action, Rendered};
+#[cfg(feature = "actix-web")]
+pub(crate) use context::Action;
+#[cfg(any(feature = "actix-web", test))]
+pub(crate) use context::Rendered;
 pub use context::{Finished, RequestContext, respond};
 pub(crate) use current::Instrumented;
 pub use observe::{ErrorEvent, OnError};

@@ -105,6 +105,7 @@ pub(crate) struct RenderedParts {
     pub body: Bytes,
     /// What `Content-Length` says: the body's length, or for HEAD the
     /// length GET's body would have.
+    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
     pub length: u64,
     /// The header fields.
     pub fields: RenderedFields,
