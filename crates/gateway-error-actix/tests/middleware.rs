@@ -535,3 +535,47 @@ async fn without_the_middleware_errors_render_for_the_default_context() {
     );
     assert_eq!(seen.body, response.body().as_ref());
 }
+
+#[actix_web::test]
+async fn the_request_id_travels_in_the_policys_header() {
+    let name = http::HeaderName::from_static("x-correlation-id");
+    let app = test::init_service(
+        App::new()
+            .wrap(GatewayErrors::new(
+                policy().with_request_id_header(name.clone()),
+            ))
+            .configure(routes),
+    )
+    .await;
+    // An error: the id in the policy's header and the body, not in
+    // `x-request-id`.
+    let req = TestRequest::get()
+        .uri("/product")
+        .insert_header(("x-correlation-id", "corr-1"))
+        .insert_header(("x-request-id", "other-1"))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(
+        res.headers().get("x-correlation-id").map(|v| v.as_bytes()),
+        Some(&b"corr-1"[..])
+    );
+    assert!(res.headers().get("x-request-id").is_none());
+    let body = test::read_body(res).await;
+    assert!(
+        std::str::from_utf8(&body)
+            .unwrap()
+            .contains(r#""request_id":"corr-1""#),
+        "{body:?}"
+    );
+    // A success with no id: a generated one, in the request for the
+    // handler... which reads `x-request-id`, so sees none; echoed under the
+    // policy's name.
+    let res = test::call_service(&app, TestRequest::get().uri("/ok").to_request()).await;
+    let id = res
+        .headers()
+        .get("x-correlation-id")
+        .expect("an id")
+        .clone();
+    assert_generated(id.to_str().unwrap());
+    assert!(res.headers().get("x-request-id").is_none());
+}

@@ -88,15 +88,6 @@ pub use error::{
     BadGateway, GatewayError, GatewayTimeout, InternalServerError, ServiceUnavailable,
 };
 pub use ext::{ResponseExt, ResultExt};
-/// Conversions between the renderer's `http` 1 types and actix-web 4's,
-/// shared by the error types' actix-web impls and `gateway-error-actix`.
-#[cfg(feature = "actix-web")]
-#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
-pub mod actix_web {
-    pub use crate::framework::actix::{
-        headers_from_http, headers_to_http, into_actix, method_to_http,
-    };
-}
 pub use negotiate::Format;
 pub use parse::{MAX_BODY_LEN, ParseError, ParseErrorKind, parse};
 

@@ -29,21 +29,8 @@ fn next_root() -> u64 {
 /// a request context, beside the [`GatewayError`]: finishing keeps such a
 /// response as it is. A response rendered without a context (in a spawned
 /// task, say) has none and is rendered again.
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::pipeline::{Pipeline, Rendered};
-/// use gateway_error::{GatewayError, GatewayTimeout};
-/// use http::Method;
-///
-/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-/// let response = ctx.error_response(GatewayTimeout::new().into());
-/// assert!(response.extensions().get::<Rendered>().is_some());
-/// assert!(response.extensions().get::<GatewayError>().is_some());
-/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     root: u64,
     format: Format,
     content_length: u64,
@@ -196,32 +183,19 @@ impl<B> Finished<B> {
     }
 }
 
-/// What an adapter must do with a response head (see
-/// [`RequestContext::finish_head`]), for frameworks whose response types
-/// are not `http` 1's.
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::pipeline::{Action, Pipeline};
-/// use http::Method;
-///
-/// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-/// assert!(matches!(ctx.finish_head(None, None, []), Action::Keep));
-/// ```
+/// What finishing does with a response head (see
+/// [`RequestContext::finish_head`]).
 #[derive(Debug)]
-pub enum Action {
+pub(crate) enum Action {
     /// Keep the response as it is (echo the request id if it has none).
     Keep,
-    /// Render the error again for this context: pass the response's
-    /// status, headers and extensions through
-    /// [`finish_parts`](RequestContext::finish_parts).
+    /// Render the error again for this context.
     Render,
 }
 
 impl RequestContext {
     /// The context the current thread is polling inside (see
-    /// [`in_scope`](Self::in_scope) and [`instrument`](Self::instrument)),
+    /// [`in_scope`](Self::in_scope), which adapters wrap around each poll),
     /// as `tracing`'s `Span::current`. `None` outside any adapter's poll,
     /// and in a task the handler spawned.
     ///
@@ -261,21 +235,8 @@ impl RequestContext {
     /// Wraps `future` so that each of its polls runs with this context
     /// current, as `tracing`'s `Instrument` does for spans: a handler's
     /// error then renders for the request, once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::{Pipeline, RequestContext};
-    /// use http::Method;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-4"));
-    /// let id = ctx.instrument(async { RequestContext::current().map(|c| c.request_id().to_string()) }).await;
-    /// assert_eq!(id.as_deref(), Some("r-4"));
-    /// # });
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn instrument<F>(&self, future: F) -> Instrumented<F> {
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn instrument<F>(&self, future: F) -> Instrumented<F> {
         Instrumented::new(self.clone(), future)
     }
 
@@ -392,9 +353,10 @@ impl RequestContext {
 
     /// The complete response for `error` and this request: [`render`]'s
     /// status, headers and body, `x-request-id` (the error's own id, or
-    /// the request's), and in the extensions the error and a [`Rendered`]
-    /// mark. Reporting waits for [`finish`](Self::finish), so that nested
-    /// adapters report once.
+    /// the request's), and in the extensions the error and a mark that it
+    /// was rendered for this request (so that [`finish`](Self::finish)
+    /// keeps it). Reporting waits for `finish`, so that nested adapters
+    /// report once.
     ///
     /// # Examples
     ///
@@ -474,29 +436,16 @@ impl RequestContext {
     }
 
     /// The decision [`finish`](Self::finish) takes from a response's
-    /// extensions and field lines (name in lowercase, value), for adapters
-    /// whose response types are not `http` 1's, and the report of the
-    /// error when this is the outermost adapter. On [`Action::Render`],
-    /// pass the response's head through [`finish_parts`](Self::finish_parts).
+    /// extensions and field lines (name in lowercase, value), whatever the
+    /// framework's types, and the report of the error when it keeps the
+    /// response and this is the outermost adapter.
     ///
     /// A response is kept when its error was rendered for this request and
     /// its head still describes the rendered body; one that a handler or
     /// middleware gave a field framing or describing another body
     /// (`Transfer-Encoding`, `Content-Encoding`, `ETag`, another
     /// `Content-Length`, ...) is rendered again.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::{Action, Pipeline};
-    /// use gateway_error::{BadGateway, GatewayError};
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-    /// let error = GatewayError::from(BadGateway::new());
-    /// assert!(matches!(ctx.finish_head(Some(&error), None, []), Action::Render));
-    /// ```
-    pub fn finish_head<'a>(
+    pub(crate) fn finish_head<'a>(
         &self,
         error: Option<&GatewayError>,
         rendered: Option<&Rendered>,
@@ -522,13 +471,17 @@ impl RequestContext {
     /// format's body and its log event: the error's own id, else the
     /// response's own valid `x-request-id` (a handler's: `own`), else the
     /// request's.
-    fn response_id(&self, error: &GatewayError, own: Option<&HeaderValue>) -> Cow<'_, RequestId> {
+    pub(crate) fn response_id(
+        &self,
+        error: &GatewayError,
+        own: Option<&[u8]>,
+    ) -> Cow<'_, RequestId> {
         error
             .inner()
             .request_id
             .as_deref()
             .map(str::as_bytes)
-            .or(own.map(HeaderValue::as_bytes))
+            .or(own)
             .and_then(RequestId::from_client)
             .map_or(Cow::Borrowed(&self.0.request_id), Cow::Owned)
     }
@@ -538,33 +491,19 @@ impl RequestContext {
     /// headers the renderer decides, and returns the new body; reports the
     /// error when this is the outermost adapter. Without an error in the
     /// extensions only the request id is echoed, and the body is empty.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use gateway_error::{BadGateway, GatewayError};
-    /// use http::{Method, Response, StatusCode};
-    ///
-    /// let (mut parts, ()) = Response::new(()).into_parts();
-    /// parts.headers.insert("transfer-encoding", "chunked".parse()?);
-    /// parts.headers.insert("x-trace", "t-1".parse()?);
-    /// parts.extensions.insert(GatewayError::from(BadGateway::new()));
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-9"));
-    /// let body = ctx.finish_parts(&mut parts);
-    /// assert_eq!(parts.status, StatusCode::BAD_GATEWAY);
-    /// assert!(parts.headers.get("transfer-encoding").is_none());
-    /// assert_eq!(parts.headers["content-length"], body.len().to_string());
-    /// assert_eq!(parts.headers["x-trace"], "t-1");
-    /// # Ok::<(), http::header::InvalidHeaderValue>(())
-    /// ```
-    pub fn finish_parts(&self, parts: &mut response::Parts) -> Bytes {
+    fn finish_parts(&self, parts: &mut response::Parts) -> Bytes {
         let Some(error) = parts.extensions.remove::<GatewayError>() else {
             self.echo(&mut parts.headers);
             return Bytes::new();
         };
         // One id for the header, the body and the log event.
-        let id = self.response_id(&error, parts.headers.get(self.id_header()));
+        let id = self.response_id(
+            &error,
+            parts
+                .headers
+                .get(self.id_header())
+                .map(HeaderValue::as_bytes),
+        );
         let ctx = self.render_context().with_request_id(id.as_str());
         let previous = std::mem::take(&mut parts.headers);
         let (head, body) = rerender(&error, &ctx, previous).into_parts();
@@ -598,20 +537,10 @@ impl RequestContext {
     }
 
     /// The `x-request-id` value [`echo`](Self::echo) puts on a response
-    /// that has none, for frameworks whose header types are not `http`
-    /// 1's; `None` when this context is nested (the outer adapter echoes).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r-11"));
-    /// assert_eq!(ctx.echo_value().map(|v| v.as_bytes()), Some(&b"r-11"[..]));
-    /// ```
-    #[must_use]
-    pub fn echo_value(&self) -> Option<&HeaderValue> {
+    /// that has none; `None` when this context is nested (the outer adapter
+    /// echoes).
+    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+    pub(crate) fn echo_value(&self) -> Option<&HeaderValue> {
         (!self.0.nested).then_some(&self.0.request_id.value)
     }
 
@@ -647,16 +576,22 @@ impl RequestContext {
 
     /// The [`Rendered`] mark of a response this context rendered.
     fn mark_for(&self, headers: &HeaderMap) -> Rendered {
+        self.mark_for_length(content_length(headers).unwrap_or_default())
+    }
+
+    /// The [`Rendered`] mark of a response this context rendered, whose
+    /// `Content-Length` says `content_length`.
+    pub(crate) fn mark_for_length(&self, content_length: u64) -> Rendered {
         Rendered {
             root: self.0.root,
             format: self.0.format,
-            content_length: content_length(headers).unwrap_or_default(),
+            content_length,
         }
     }
 
     /// The error's report, by the outermost adapter only, with the id its
     /// response carries.
-    fn report(&self, error: &GatewayError, id: &RequestId, rendered_again: bool) {
+    pub(crate) fn report(&self, error: &GatewayError, id: &RequestId, rendered_again: bool) {
         if self.0.nested {
             return;
         }
@@ -698,18 +633,21 @@ impl fmt::Debug for RequestContext {
 /// # Examples
 ///
 /// ```
-/// use gateway_error::pipeline::{respond, Pipeline, Rendered};
-/// use gateway_error::{BadGateway, Format};
+/// use gateway_error::pipeline::{respond, Finished, Pipeline};
+/// use gateway_error::{BadGateway, Format, GatewayError};
 /// use http::Method;
 ///
 /// let outside = respond(BadGateway::new().into());
 /// assert_eq!(outside.headers()["content-type"], "application/json");
-/// assert!(outside.extensions().get::<Rendered>().is_none());
+/// assert!(outside.extensions().get::<GatewayError>().is_some());
 ///
 /// let ctx = Pipeline::default().capture_parts(Method::GET, Format::Html, None);
 /// let inside = ctx.in_scope(|| respond(BadGateway::new().into()));
 /// assert_eq!(inside.headers()["content-type"], "text/html; charset=utf-8");
-/// assert!(inside.extensions().get::<Rendered>().is_some());
+/// // Rendered for this request: finishing keeps it.
+/// assert!(matches!(ctx.finish(inside), Finished::Kept(_)));
+/// // Rendered for the default context: finishing renders it again.
+/// assert!(matches!(ctx.finish(outside), Finished::Rendered(_)));
 /// ```
 #[must_use]
 pub fn respond(error: GatewayError) -> Response<Bytes> {
@@ -723,24 +661,8 @@ pub fn respond(error: GatewayError) -> Response<Bytes> {
     }
 }
 
-/// The `Content-Length` value of a rendered response, for adapters whose
-/// framework writes its own from the body (a HEAD response's body is empty
-/// while its `Content-Length` is GET's).
-///
-/// # Examples
-///
-/// ```
-/// use gateway_error::pipeline::{content_length, Pipeline};
-/// use gateway_error::BadGateway;
-/// use http::Method;
-///
-/// let ctx = Pipeline::default().capture_parts(Method::HEAD, Default::default(), None);
-/// let response = ctx.error_response(BadGateway::new().into());
-/// assert!(response.body().is_empty());
-/// assert!(content_length(response.headers()).is_some_and(|len| len > 0));
-/// ```
-#[must_use]
-pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+/// The `Content-Length` value of a rendered response.
+pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(CONTENT_LENGTH)
         .and_then(|v| decimal(v.as_bytes()))

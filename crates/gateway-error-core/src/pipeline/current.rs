@@ -36,18 +36,8 @@ pub(super) fn scope<R>(ctx: &RequestContext, f: impl FnOnce() -> R) -> R {
 pin_project! {
     /// A future whose every poll runs with a [`RequestContext`] current
     /// (see [`RequestContext::instrument`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::{Instrumented, Pipeline};
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), None);
-    /// let _future: Instrumented<_> = ctx.instrument(async {});
-    /// ```
     #[derive(Debug)]
-    pub struct Instrumented<F> {
+    pub(crate) struct Instrumented<F> {
         #[pin]
         inner: F,
         ctx: RequestContext,
@@ -60,17 +50,8 @@ impl<F> Instrumented<F> {
     }
 
     /// The context the future runs with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gateway_error::pipeline::Pipeline;
-    /// use http::Method;
-    ///
-    /// let ctx = Pipeline::default().capture_parts(Method::GET, Default::default(), Some(b"r"));
-    /// assert_eq!(ctx.instrument(async {}).context().request_id().as_str(), "r");
-    /// ```
-    pub fn context(&self) -> &RequestContext {
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn context(&self) -> &RequestContext {
         &self.ctx
     }
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! request ──> adapter: Pipeline::capture(method, headers) ──> RequestContext
 //!               │  (format from Accept, method, request id, policy)
-//!               ├─ polls the inner service inside ctx.in_scope(..) / ctx.instrument(..)
+//!               ├─ polls the inner service inside ctx.in_scope(..), each poll
 //!               │    handler: Err(BadGateway) ──> IntoResponse ──> respond(err)
 //!               │      rendered for the current context: a complete response
 //!               │      (status, Content-Type, Content-Length, body, x-request-id),
@@ -85,8 +85,12 @@ use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-pub use context::{Action, Finished, Rendered, RequestContext, content_length, respond};
-pub use current::Instrumented;
+#[cfg(feature = "actix-web")]
+pub(crate) use context::Action;
+#[cfg(any(feature = "actix-web", test))]
+pub(crate) use context::Rendered;
+pub use context::{Finished, RequestContext, respond};
+pub(crate) use current::Instrumented;
 pub use observe::{ErrorEvent, OnError};
 
 use crate::context::Policy;

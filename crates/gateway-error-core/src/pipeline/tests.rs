@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, TRANSFER_ENCODING};
 use http::{HeaderValue, Method, Response, StatusCode};
 
+use super::context::content_length;
 use super::*;
 use crate::{BadGateway, Format, GatewayError, GatewayTimeout, ProxyError, X_REQUEST_ID, render};
 

@@ -11,19 +11,21 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::context::RenderContext;
 use crate::error::Inner;
-use crate::grpc::{GRPC_MESSAGE, GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GrpcCode};
+use crate::grpc::{
+    GRPC_MESSAGE, GRPC_RETRY_PUSHBACK_MS, GRPC_STATUS, GRPC_STATUS_DETAILS_BIN, GrpcCode,
+};
 use crate::negotiate::Format;
 use crate::proxy_status::{PROXY_STATUS, proxy_status_len, write_proxy_status};
 use crate::request_id::X_REQUEST_ID;
 use crate::retry_after::RetryAfter;
 
 use super::body::{Decimal, Sink, View};
-use super::fields::content_type;
+use super::fields::{Field, RenderedFields, http_map, shared};
 use super::{RenderedParts, push};
 
 /// The gRPC status code for an error, per status, verdict and what the
@@ -90,13 +92,34 @@ pub(crate) fn whole_seconds(wait: RetryAfter) -> std::time::Duration {
 }
 
 /// The pushback's field value.
+#[cfg(feature = "tonic")]
 pub(crate) fn pushback_value(ms: i64) -> HeaderValue {
+    // Digits, or `-1`.
+    HeaderValue::from_bytes(pushback_text(ms).as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static("-1"))
+}
+
+/// The pushback's text: the milliseconds, or `-1` ("do not retry").
+fn pushback_text(ms: i64) -> PushbackText {
     if ms < 0 {
-        HeaderValue::from_static("-1")
+        PushbackText::DoNotRetry
     } else {
-        // Digits only.
-        HeaderValue::from_bytes(Decimal::new(ms.unsigned_abs()).as_bytes())
-            .unwrap_or_else(|_| HeaderValue::from_static("-1"))
+        PushbackText::Wait(Decimal::new(ms.unsigned_abs()))
+    }
+}
+
+/// See [`pushback_text`].
+enum PushbackText {
+    DoNotRetry,
+    Wait(Decimal),
+}
+
+impl PushbackText {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::DoNotRetry => b"-1",
+            Self::Wait(ms) => ms.as_bytes(),
+        }
     }
 }
 
@@ -149,47 +172,87 @@ impl Sink for GrpcMessage<'_> {
     }
 }
 
-/// The fields of a gRPC caller's answer that vary, beside those
-/// [`render_parts`](super::render_parts) gives every format.
+/// The fields of a gRPC caller's answer that vary, beside those every
+/// format has (see [`RenderedFields`](super::fields::RenderedFields)).
 #[derive(Debug)]
 pub(crate) struct GrpcFields {
     status: GrpcCode,
     message: Bytes,
-    pushback: Option<i64>,
+    pushback: Option<Bytes>,
     #[cfg(feature = "grpc-details")]
     details: Bytes,
 }
 
 impl GrpcFields {
-    /// The answer's header fields: `content-type: application/grpc`,
+    /// The answer's fields, in order: `content-type: application/grpc`,
     /// `grpc-status`, `grpc-message`, `grpc-retry-pushback-ms` (when there
-    /// is one), `grpc-status-details-bin` (with the `grpc-details`
-    /// feature), `content-length: 0`, `cache-control: no-store`, and
-    /// `proxy-status` and `x-request-id` when there are.
-    pub(super) fn fields(
+    /// is one), `content-length: 0`, `cache-control: no-store`,
+    /// `proxy-status` and `x-request-id` when there are, and
+    /// `grpc-status-details-bin` (with the `grpc-details` feature).
+    pub(super) fn for_each(
+        self,
+        content_length: Bytes,
+        proxy_status: Option<Bytes>,
+        request_id: Option<Bytes>,
+        mut put: impl FnMut(Field),
+    ) {
+        put(Field::ContentType(Format::Grpc));
+        put(Field::GrpcStatus(self.status));
+        put(Field::GrpcMessage(self.message));
+        if let Some(value) = self.pushback {
+            put(Field::GrpcRetryPushbackMs(value));
+        }
+        put(Field::ContentLength(content_length));
+        put(Field::CacheControl);
+        if let Some(value) = proxy_status {
+            put(Field::ProxyStatus(value));
+        }
+        if let Some(value) = request_id {
+            put(Field::RequestId(value));
+        }
+        #[cfg(feature = "grpc-details")]
+        put(Field::GrpcStatusDetailsBin(self.details));
+    }
+
+    /// The answer's fields as an `http` map: a clone of the map for this
+    /// set of optional fields, as the other formats' (see
+    /// [`RenderedFields::into_http`](super::fields::RenderedFields::into_http)).
+    pub(super) fn into_http(
         self,
         content_length: Bytes,
         proxy_status: Option<Bytes>,
         request_id: Option<Bytes>,
     ) -> HeaderMap {
         /// One map for each set of optional fields (bit 0: the pushback,
-        /// bit 1: `Proxy-Status`, bit 2: `x-request-id`), as the other
-        /// formats' (see `fields::fields`).
+        /// bit 1: `Proxy-Status`, bit 2: `x-request-id`).
         static TEMPLATES: LazyLock<[HeaderMap; 8]> = LazyLock::new(|| {
             std::array::from_fn(|bits| template(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0))
         });
-        let shared = |bytes: Bytes| HeaderValue::from_maybe_shared(bytes).ok();
         let mut message = shared(self.message);
-        let mut pushback = self.pushback.map(pushback_value);
+        let mut pushback = self.pushback.and_then(shared);
         let mut proxy_status = proxy_status.and_then(shared);
         let mut request_id = request_id.and_then(shared);
         let mut length = shared(content_length);
+        #[cfg(feature = "grpc-details")]
+        let mut details = shared(self.details);
+        #[cfg(not(feature = "grpc-details"))]
+        let mut details: Option<HeaderValue> = None;
         let set = usize::from(pushback.is_some())
             + 2 * usize::from(proxy_status.is_some())
             + 4 * usize::from(request_id.is_some());
         let Some(template) = TEMPLATES.get(set) else {
             return HeaderMap::new();
         };
+        // Always valid (percent-encoded text, digits, base64): checked all
+        // the same, and a field whose value is not valid left out.
+        let invalid = [
+            (GRPC_MESSAGE, message.is_none()),
+            (CONTENT_LENGTH, length.is_none()),
+            (
+                GRPC_STATUS_DETAILS_BIN,
+                cfg!(feature = "grpc-details") && details.is_none(),
+            ),
+        ];
         let mut headers = template.clone();
         // Each value goes into the field of its name, found by comparing
         // names: any order the map yields its entries in gives the same map.
@@ -206,6 +269,8 @@ impl GrpcFields {
                 request_id.take()
             } else if name == CONTENT_LENGTH {
                 length.take()
+            } else if name == GRPC_STATUS_DETAILS_BIN {
+                details.take()
             } else {
                 None
             };
@@ -213,36 +278,33 @@ impl GrpcFields {
                 *slot = value;
             }
         }
-        #[cfg(feature = "grpc-details")]
-        if let Some(details) = shared(self.details) {
-            headers.insert(crate::grpc::GRPC_STATUS_DETAILS_BIN, details);
+        for (name, invalid) in invalid {
+            if invalid {
+                headers.remove(name);
+            }
         }
         headers
     }
 }
 
-/// The map [`GrpcFields::fields`] clones: placeholders where values vary.
+/// The map [`GrpcFields::into_http`] clones: the list's fields, with
+/// placeholders where values vary.
 fn template(pushback: bool, proxy_status: bool, request_id: bool) -> HeaderMap {
-    let placeholder = || HeaderValue::from_static("0");
-    let mut headers = HeaderMap::with_capacity(10);
-    headers.insert(CONTENT_TYPE, content_type(Format::Grpc));
-    headers.insert(GRPC_STATUS, placeholder());
-    headers.insert(GRPC_MESSAGE, placeholder());
-    if pushback {
-        headers.insert(GRPC_RETRY_PUSHBACK_MS, placeholder());
-    }
-    headers.insert(CONTENT_LENGTH, placeholder());
-    headers.insert(
-        CACHE_CONTROL,
-        const { HeaderValue::from_static("no-store") },
-    );
-    if proxy_status {
-        headers.insert(PROXY_STATUS.clone(), placeholder());
-    }
-    if request_id {
-        headers.insert(X_REQUEST_ID.clone(), placeholder());
-    }
-    headers
+    let placeholder = || Bytes::from_static(b"0");
+    http_map(RenderedFields {
+        format: Format::Grpc,
+        content_length: placeholder(),
+        retry_after: None,
+        proxy_status: proxy_status.then(placeholder),
+        request_id: request_id.then(placeholder),
+        grpc: Some(GrpcFields {
+            status: GrpcCode::OK,
+            message: placeholder(),
+            pushback: pushback.then(placeholder),
+            #[cfg(feature = "grpc-details")]
+            details: placeholder(),
+        }),
+    })
 }
 
 /// What a message holds beyond its details, at most: the status line, the
@@ -268,6 +330,8 @@ pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> Rendered
     let message_start = buf.len();
     view.write_grpc_message(&mut GrpcMessage(&mut buf));
     let message = message_start..buf.len();
+    let pushback = pushback(retryable, view.inner.retry_after)
+        .map(|ms| push(&mut buf, pushback_text(ms).as_bytes()));
     let length = push(&mut buf, b"0");
     let shared = Bytes::from(buf);
     #[cfg(feature = "grpc-details")]
@@ -287,19 +351,22 @@ pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> Rendered
     };
     RenderedParts {
         status: StatusCode::OK,
-        format: Format::Grpc,
         body: Bytes::new(),
-        content_length: shared.slice(length),
-        retry_after: None,
-        proxy_status: proxy_status.map(|range| shared.slice(range)),
-        request_id: request_id.map(|range| shared.slice(range)),
-        grpc: Some(GrpcFields {
-            status,
-            message: shared.slice(message),
-            pushback: pushback(retryable, view.inner.retry_after),
-            #[cfg(feature = "grpc-details")]
-            details,
-        }),
+        length: 0,
+        fields: RenderedFields {
+            format: Format::Grpc,
+            content_length: shared.slice(length),
+            retry_after: None,
+            proxy_status: proxy_status.map(|range| shared.slice(range)),
+            request_id: request_id.map(|range| shared.slice(range)),
+            grpc: Some(GrpcFields {
+                status,
+                message: shared.slice(message),
+                pushback: pushback.map(|range| shared.slice(range)),
+                #[cfg(feature = "grpc-details")]
+                details,
+            }),
+        },
     }
 }
 

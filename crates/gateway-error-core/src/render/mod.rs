@@ -21,12 +21,16 @@ use crate::proxy_status::{proxy_status_len, write_proxy_status};
 use crate::request_id::X_REQUEST_ID;
 
 use self::body::{Count, Decimal, Estimate, RetryAfterText, View};
-pub(crate) use self::fields::describes_another_body;
-use self::fields::{fields, replaced_by_rerender};
+use self::fields::replaced_by_rerender;
+#[cfg(feature = "actix-web")]
+pub(crate) use self::fields::{ACCEPT, Field, NO_STORE, NOSNIFF};
+pub(crate) use self::fields::{RenderedFields, describes_another_body};
 #[cfg(feature = "tonic")]
 pub(crate) use self::grpc::pushback_value;
 #[cfg(feature = "tonic")]
 pub(crate) use self::grpc::status_parts;
+#[cfg(feature = "actix-web")]
+pub(crate) use self::page::CONTENT_SECURITY_POLICY as PAGE_CONTENT_SECURITY_POLICY;
 
 /// Renders `error` for the request described by `ctx`.
 ///
@@ -85,18 +89,9 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     let parts = render_parts(error, ctx);
     let mut response = Response::new(parts.body);
     *response.status_mut() = parts.status;
-    *response.headers_mut() = match parts.grpc {
-        Some(grpc) => grpc.fields(parts.content_length, parts.proxy_status, parts.request_id),
-        None => fields(
-            parts.format,
-            parts.content_length,
-            parts.retry_after,
-            parts.proxy_status,
-            parts.request_id,
-        ),
-    };
+    *response.headers_mut() = parts.fields.into_http();
     if let Some(name) = ctx.policy().custom_request_id_header() {
-        // The templates name the id `x-request-id`; the policy names it.
+        // The fields name the id `x-request-id`; the policy names it.
         if let Some(id) = response.headers_mut().remove(X_REQUEST_ID) {
             response.headers_mut().insert(name.clone(), id);
         }
@@ -104,30 +99,22 @@ pub fn render(error: &GatewayError, ctx: &RenderContext<'_>) -> Response<Bytes> 
     response
 }
 
-/// What [`render`] makes of an error before the header map: the body and
-/// the header values known only at run time, all slices of one buffer
-/// (one allocation), each a valid field value.
+/// What [`render`] makes of an error before the header map: the status,
+/// the body and the header fields (see [`RenderedFields`]), all slices of
+/// one buffer (one allocation). A framework whose types are not `http` 1's
+/// builds its response from them.
 #[derive(Debug)]
 pub(crate) struct RenderedParts {
     /// The status.
     pub status: StatusCode,
-    /// The negotiated format.
-    pub format: Format,
     /// The body; empty for HEAD.
     pub body: Bytes,
-    /// `Content-Length`: the body's length, or for HEAD the length GET's
-    /// body would have.
-    pub content_length: Bytes,
-    /// `Retry-After`, if the error has a retry hint.
-    pub retry_after: Option<Bytes>,
-    /// `Proxy-Status`, if the policy names the proxy.
-    pub proxy_status: Option<Bytes>,
-    /// `x-request-id`: the error's own id or the context's, if either.
-    pub request_id: Option<Bytes>,
-    /// For a gRPC caller, the fields of its answer (the status is then
-    /// 200, the body empty, and `Retry-After` is none: the pushback says
-    /// it).
-    pub grpc: Option<grpc::GrpcFields>,
+    /// What `Content-Length` says: the body's length, or for HEAD the
+    /// length GET's body would have.
+    #[cfg_attr(not(feature = "actix-web"), allow(dead_code))]
+    pub length: u64,
+    /// The header fields.
+    pub fields: RenderedFields,
 }
 
 /// Renders `error` into its parts (see [`RenderedParts`]).
@@ -187,17 +174,20 @@ pub(crate) fn render_parts(error: &GatewayError, ctx: &RenderContext<'_>) -> Ren
     let shared = Bytes::from(buf);
     RenderedParts {
         status: view.status,
-        format,
         body: if head {
             Bytes::new()
         } else {
             shared.slice(body_start..body_end)
         },
-        content_length: shared.slice(length),
-        retry_after: retry_after.map(|range| shared.slice(range)),
-        proxy_status: proxy_status.map(|range| shared.slice(range)),
-        request_id: request_id.map(|range| shared.slice(range)),
-        grpc: None,
+        length: len as u64,
+        fields: RenderedFields {
+            format,
+            content_length: shared.slice(length),
+            retry_after: retry_after.map(|range| shared.slice(range)),
+            proxy_status: proxy_status.map(|range| shared.slice(range)),
+            request_id: request_id.map(|range| shared.slice(range)),
+            grpc: None,
+        },
     }
 }
 
@@ -273,14 +263,26 @@ pub fn rerender(
             current = Some(name);
         }
         let Some(name) = &current else { continue };
-        let replaced = replaced_by_rerender(name)
-            || (has_id && name == id_name)
-            || (name == VARY && value.as_bytes().eq_ignore_ascii_case(b"accept"));
-        if !replaced {
+        if kept_by_rerender(
+            name.as_str(),
+            value.as_bytes(),
+            has_id.then_some(id_name.as_str()),
+        ) {
             headers.append(name, value);
         }
     }
     response
+}
+
+/// Whether [`rerender`] keeps a field of the response it replaces (name in
+/// lowercase, value), after the renderer's own: not one the renderer sets
+/// anew or one that framed or described the old body, not a `Vary` of
+/// exactly `accept`, and not another request id when the renderer wrote
+/// one (`id`: the name of the id's header then).
+pub(crate) fn kept_by_rerender(name: &str, value: &[u8], id: Option<&str>) -> bool {
+    !(replaced_by_rerender(name)
+        || id == Some(name)
+        || (name == VARY.as_str() && value.eq_ignore_ascii_case(fields::ACCEPT.as_bytes())))
 }
 
 #[cfg(test)]

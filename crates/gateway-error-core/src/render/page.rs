@@ -197,7 +197,7 @@ pub(super) const REST_MAX_LEN: usize = 832;
 /// only the page's own style applies, allowed by its SHA-256 hash (CSP
 /// Level 3, `hash-source`), not by `'unsafe-inline'`. No forms may submit,
 /// no `<base>` may change where links go, no page may frame it.
-pub(super) const CONTENT_SECURITY_POLICY: &str = {
+pub(crate) const CONTENT_SECURITY_POLICY: &str = {
     const PREFIX: &[u8] = b"default-src 'none'; style-src 'sha256-";
     const SUFFIX: &[u8] = b"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
     const HASH: [u8; 44] = sha256_base64(STYLE.as_bytes());
