@@ -159,12 +159,14 @@ impl Pipeline {
             headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
             headers.get_all(ACCEPT).map(HeaderValue::as_bytes),
         );
-        let ctx = self.capture_parts(
+        let ctx = RequestContext::new(
+            self,
             method(request.method()),
             format,
             headers
                 .get(id_name(self.policy().request_id_header()))
                 .map(HeaderValue::as_bytes),
+            request.extensions().get::<RequestContext>().cloned(),
         );
         let id = ctx.request_id();
         if id.is_generated()
@@ -174,7 +176,11 @@ impl Pipeline {
                 .headers_mut()
                 .insert(id_name(self.policy().request_id_header()), value);
         }
-        request.extensions_mut().insert(id.clone());
+        let mut extensions = request.extensions_mut();
+        extensions.insert(id.clone());
+        // An adapter nested inside finds it (see `Pipeline::begin`).
+        extensions.insert(ctx.clone());
+        drop(extensions);
         ctx
     }
 }
@@ -293,7 +299,7 @@ impl RequestContext {
     /// [`Rendered`] mark in the extensions.
     fn actix_error_response(&self, error: GatewayError) -> HttpResponse {
         let parts = render_parts(&error, &self.render_context());
-        let mark = self.mark_for_length(parts.length);
+        let mark = self.mark_for_length(parts.length, false);
         let mut response = into_actix(parts, id_name(self.id_header()));
         let mut extensions = response.extensions_mut();
         extensions.insert(error);
@@ -321,7 +327,7 @@ impl RequestContext {
         let previous = std::mem::take(response.headers_mut());
         *response.status_mut() = status(parts.status);
         let body = body(parts.body, parts.length);
-        let mark = self.mark_for_length(parts.length);
+        let mark = self.mark_for_length(parts.length, true);
         let headers = response.headers_mut();
         headers.reserve(previous.len());
         put_fields(headers, parts.fields, &name);

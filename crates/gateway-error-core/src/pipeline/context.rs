@@ -34,6 +34,9 @@ pub(crate) struct Rendered {
     root: u64,
     format: Format,
     content_length: u64,
+    /// Rendered again by an adapter (a nested one, when the outer keeps
+    /// it), not where the error was returned: what the report says.
+    again: bool,
 }
 
 impl Rendered {
@@ -107,15 +110,17 @@ struct ContextInner {
 }
 
 impl RequestContext {
-    /// A context for a request: the one current (an outer adapter's)
-    /// gives its id and identity, and makes this one nested.
-    pub(super) fn new(
+    /// A context for a request: an outer adapter's (`outer`, found in the
+    /// request's extensions, else the one current) gives its id and
+    /// identity, and makes this one nested.
+    pub(crate) fn new(
         pipeline: &Pipeline,
         method: Method,
         format: Format,
         request_id: Option<&[u8]>,
+        outer: Option<RequestContext>,
     ) -> Self {
-        let outer = Self::current();
+        let outer = outer.or_else(Self::current);
         let (request_id, root) = match &outer {
             Some(outer) => (outer.0.request_id.clone(), outer.0.root),
             None => (
@@ -460,7 +465,7 @@ impl RequestContext {
                 && mark.describes(self.id_header().as_str(), id.as_str(), fields)
         });
         if fresh {
-            self.report(error, &id, false);
+            self.report(error, &id, rendered.is_some_and(|mark| mark.again));
             Action::Keep
         } else {
             Action::Render
@@ -562,30 +567,32 @@ impl RequestContext {
     }
 
     fn mark<B>(&self, response: &mut Response<B>, error: GatewayError) {
-        let mark = self.mark_for(response.headers());
+        let mark = self.mark_for(response.headers(), false);
         let extensions = response.extensions_mut();
         extensions.insert(error);
         extensions.insert(mark);
     }
 
     fn mark_parts(&self, parts: &mut response::Parts, error: GatewayError) {
-        let mark = self.mark_for(&parts.headers);
+        let mark = self.mark_for(&parts.headers, true);
         parts.extensions.insert(error);
         parts.extensions.insert(mark);
     }
 
     /// The [`Rendered`] mark of a response this context rendered.
-    fn mark_for(&self, headers: &HeaderMap) -> Rendered {
-        self.mark_for_length(content_length(headers).unwrap_or_default())
+    fn mark_for(&self, headers: &HeaderMap, again: bool) -> Rendered {
+        self.mark_for_length(content_length(headers).unwrap_or_default(), again)
     }
 
-    /// The [`Rendered`] mark of a response this context rendered, whose
-    /// `Content-Length` says `content_length`.
-    pub(crate) fn mark_for_length(&self, content_length: u64) -> Rendered {
+    /// The [`Rendered`] mark of a response this context rendered (`again`:
+    /// as an adapter re-renders), whose `Content-Length` says
+    /// `content_length`.
+    pub(crate) fn mark_for_length(&self, content_length: u64, again: bool) -> Rendered {
         Rendered {
             root: self.0.root,
             format: self.0.format,
             content_length,
+            again,
         }
     }
 

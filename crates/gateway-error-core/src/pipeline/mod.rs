@@ -340,7 +340,10 @@ impl Pipeline {
     /// [`capture`](Self::capture) for a request the adapter may change:
     /// a generated request id also replaces the request's `x-request-id`
     /// header, and the [`RequestId`](crate::RequestId) goes into its extensions, so that
-    /// handlers see the id the client will get.
+    /// handlers see the id the client will get. The context goes there too:
+    /// an adapter nested inside (a layer on a nested router) finds it there
+    /// and is [nested](RequestContext::is_nested) in it, whether the
+    /// shortcut is on or off.
     ///
     /// # Examples
     ///
@@ -357,14 +360,27 @@ impl Pipeline {
     /// ```
     #[must_use]
     pub fn begin<B>(&self, request: &mut http::Request<B>) -> RequestContext {
-        let ctx = self.capture(request.method(), request.headers());
+        let headers = request.headers();
+        let ctx = RequestContext::new(
+            self,
+            request.method().clone(),
+            Format::from_request(headers),
+            headers
+                .get(self.policy().request_id_header())
+                .map(HeaderValue::as_bytes),
+            request.extensions().get::<RequestContext>().cloned(),
+        );
         let id = ctx.request_id();
         if id.is_generated() {
             request
                 .headers_mut()
                 .insert(self.policy().request_id_header(), id.header_value().clone());
         }
-        request.extensions_mut().insert(id.clone());
+        let extensions = request.extensions_mut();
+        extensions.insert(id.clone());
+        // An adapter nested inside (a layer on a nested router) finds it:
+        // nesting does not depend on the shortcut.
+        extensions.insert(ctx.clone());
         ctx
     }
 
@@ -391,7 +407,7 @@ impl Pipeline {
         format: Format,
         request_id: Option<&[u8]>,
     ) -> RequestContext {
-        RequestContext::new(self, method, format, request_id)
+        RequestContext::new(self, method, format, request_id, None)
     }
 
     fn shared_mut(&mut self) -> &mut Shared {

@@ -426,3 +426,43 @@ fn a_request_without_an_id_gets_one_the_pipeline_makes() {
         assert_eq!(ctx.request_id().as_str().len(), 32);
     }
 }
+
+#[test]
+fn nesting_is_found_in_the_request_without_the_shortcut() {
+    // Two adapters on one request (a layer on a nested router inside the
+    // app's), both with the shortcut off: the inner one finds the outer's
+    // context in the request's extensions, renders under its own policy,
+    // and the outer keeps that answer and reports it once.
+    let (outer_pipeline, seen) = recording();
+    let outer_pipeline = outer_pipeline.with_render_in_handler(false);
+    let inner_pipeline =
+        Pipeline::new(Policy::new().with_proxy_name("inner")).with_render_in_handler(false);
+    let mut request = http::Request::get("/inner")
+        .header("x-request-id", "req-9")
+        .body(())
+        .expect("a request");
+    let outer = outer_pipeline.begin(&mut request);
+    let inner = inner_pipeline.begin(&mut request);
+    assert!(inner.is_nested());
+    assert_eq!(inner.request_id().as_str(), "req-9");
+    // No scope is current: the handler's error is rendered for no request.
+    assert!(RequestContext::current().is_none());
+    let response = respond(BadGateway::new().into());
+    let Finished::Rendered(response) = inner.finish(response) else {
+        panic!("the inner adapter renders it for the request")
+    };
+    assert_eq!(response.headers()["proxy-status"], "inner");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the inner adapter does not report"
+    );
+    let Finished::Kept(response) = outer.finish(response) else {
+        panic!("the outer adapter keeps the inner's answer")
+    };
+    assert_eq!(response.headers()["proxy-status"], "inner");
+    assert_eq!(response.headers()["x-request-id"], "req-9");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(502, "502".into(), "req-9".into(), true)]
+    );
+}
