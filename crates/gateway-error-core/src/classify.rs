@@ -552,8 +552,18 @@ impl GatewayError {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Self {
+        Self::relay(Some(upstream.into()), status, headers)
+    }
+
+    /// [`from_upstream_response`](Self::from_upstream_response), with the
+    /// upstream's name or without one.
+    pub(crate) fn relay(
+        upstream: Option<Cow<'static, str>>,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Self {
         let inner = Inner {
-            upstream: Some(text::clean(upstream.into(), MAX_NAME_LEN)),
+            upstream: upstream.map(|name| text::clean(name, MAX_NAME_LEN)),
             received_status: Some(status),
             retry_after: retry_after::from_headers(headers),
             upstream_proxy_status: proxy_status::upstream_field(headers),

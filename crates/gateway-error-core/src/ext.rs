@@ -250,6 +250,43 @@ pub trait ResponseExt: Sized + sealed::Sealed {
         self,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<Self, GatewayError>;
+
+    /// [`error_for_upstream_status`](Self::error_for_upstream_status)
+    /// without a name, for a call whose steps are named once, at its end:
+    /// in a block whose `?`s make unnamed gateway errors (reqwest's errors
+    /// convert with the `reqwest` feature), one
+    /// [`upstream(name)`](crate::ResultExt::upstream) on the block's
+    /// result names them all.
+    ///
+    /// # Errors
+    ///
+    /// A 4xx or 5xx response, as
+    /// [`error_for_upstream_status`](Self::error_for_upstream_status) makes
+    /// it, with no upstream name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gateway_error::{BadGateway, GatewayError, ResponseExt, ResultExt};
+    /// use http::{Response, StatusCode};
+    ///
+    /// fn price(answer: Response<&'static str>) -> Result<u32, GatewayError> {
+    ///     (|| {
+    ///         let body = answer.check_upstream_status()?.into_body();
+    ///         Ok::<_, GatewayError>(body.trim().parse().map_err(|_| BadGateway::new())?)
+    ///     })()
+    ///     .upstream("pricing") // every step's error, named once
+    /// }
+    ///
+    /// let err = price(Response::builder().status(503).body("")?).unwrap_err();
+    /// assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(err.upstream_name(), Some("pricing"));
+    /// let err = price(Response::new("seven")).unwrap_err();
+    /// assert_eq!(err.upstream_name(), Some("pricing"));
+    /// assert_eq!(price(Response::new("7"))?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn check_upstream_status(self) -> Result<Self, GatewayError>;
 }
 
 impl<B> ResponseExt for http::Response<B> {
@@ -257,7 +294,17 @@ impl<B> ResponseExt for http::Response<B> {
         self,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), self.extensions(), name)?;
+        check_status(
+            self.status(),
+            self.headers(),
+            self.extensions(),
+            Some(name.into()),
+        )?;
+        Ok(self)
+    }
+
+    fn check_upstream_status(self) -> Result<Self, GatewayError> {
+        check_status(self.status(), self.headers(), self.extensions(), None)?;
         Ok(self)
     }
 }
@@ -269,10 +316,10 @@ fn check_status(
     status: http::StatusCode,
     headers: &http::HeaderMap,
     extensions: &http::Extensions,
-    name: impl Into<Cow<'static, str>>,
+    name: Option<Cow<'static, str>>,
 ) -> Result<(), GatewayError> {
     if status.is_client_error() || status.is_server_error() {
-        let err = GatewayError::from_upstream_response(name, status, headers);
+        let err = GatewayError::relay(name, status, headers);
         Err(match extensions.get::<crate::retry::Retried>() {
             Some(retried) => err.with_no_retry(retried.no_retry()),
             None => err,

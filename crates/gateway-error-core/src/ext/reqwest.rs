@@ -10,7 +10,17 @@ impl ResponseExt for ::reqwest::Response {
         self,
         name: impl Into<Cow<'static, str>>,
     ) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), self.extensions(), name)?;
+        check_status(
+            self.status(),
+            self.headers(),
+            self.extensions(),
+            Some(name.into()),
+        )?;
+        Ok(self)
+    }
+
+    fn check_upstream_status(self) -> Result<Self, GatewayError> {
+        check_status(self.status(), self.headers(), self.extensions(), None)?;
         Ok(self)
     }
 }
