@@ -62,7 +62,8 @@ pub(crate) fn code(status: StatusCode, inner: &Inner, retryable: Option<bool>) -
 /// retry is advised (none when there is no wait: the client's own backoff
 /// applies), `-1` ("do not retry", gRFC A6) otherwise. A wait too long for
 /// the field (gRFC A6 reads a 32-bit integer) saturates at `i32::MAX`
-/// milliseconds, about 24.8 days; a date is read against the clock now.
+/// milliseconds, about 24.8 days; a date is read against the clock (see
+/// [`whole_seconds`]).
 pub(crate) fn pushback(retryable: Option<bool>, retry_after: Option<RetryAfter>) -> Option<i64> {
     if retryable != Some(true) {
         return Some(-1);
@@ -77,10 +78,6 @@ pub(crate) fn pushback(retryable: Option<bool>, retry_after: Option<RetryAfter>)
 /// A wait in whole seconds, as `Retry-After` says it: a delay as it is,
 /// a date from the clock's current second (so that the answers one second
 /// renders agree, whatever the nanoseconds).
-#[cfg_attr(
-    not(any(feature = "grpc-details", feature = "tonic")),
-    allow(dead_code)
-)]
 pub(crate) fn whole_seconds(wait: RetryAfter) -> std::time::Duration {
     let now = std::time::SystemTime::now();
     let second = now
