@@ -14,9 +14,25 @@ mod reqwest;
 mod sealed {
     pub trait Sealed {}
     impl<T, E> Sealed for Result<T, E> {}
-    impl<B> Sealed for http::Response<B> {}
+
+    /// What [`ResponseExt`](super::ResponseExt) reads of a response: its
+    /// status, fields and extensions.
+    pub trait Head {
+        fn head(&self) -> (http::StatusCode, &http::HeaderMap, &http::Extensions);
+    }
+
+    impl<B> Head for http::Response<B> {
+        fn head(&self) -> (http::StatusCode, &http::HeaderMap, &http::Extensions) {
+            (self.status(), self.headers(), self.extensions())
+        }
+    }
+
     #[cfg(feature = "reqwest")]
-    impl Sealed for reqwest::Response {}
+    impl Head for reqwest::Response {
+        fn head(&self) -> (http::StatusCode, &http::HeaderMap, &http::Extensions) {
+            (self.status(), self.headers(), self.extensions())
+        }
+    }
 }
 
 /// Names the upstream a fallible call went to, and turns its error into a
@@ -222,7 +238,7 @@ fn name_if_unnamed(err: GatewayError, name: Cow<'static, str>) -> GatewayError {
 /// assert!(!err.is_retryable(&http::Method::GET)); // a retry gets the same 400
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub trait ResponseExt: Sized + sealed::Sealed {
+pub trait ResponseExt: Sized + sealed::Head {
     /// The response when its status is not an error, otherwise the
     /// [`GatewayError`] for the upstream `name`'s answer.
     ///
@@ -249,7 +265,10 @@ pub trait ResponseExt: Sized + sealed::Sealed {
     fn error_for_upstream_status(
         self,
         name: impl Into<Cow<'static, str>>,
-    ) -> Result<Self, GatewayError>;
+    ) -> Result<Self, GatewayError> {
+        check_status(self.head(), Some(name.into()))?;
+        Ok(self)
+    }
 
     /// [`error_for_upstream_status`](Self::error_for_upstream_status)
     /// without a name, for a call whose steps are named once, at its end:
@@ -286,36 +305,19 @@ pub trait ResponseExt: Sized + sealed::Sealed {
     /// assert_eq!(price(Response::new("7"))?, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn check_upstream_status(self) -> Result<Self, GatewayError>;
-}
-
-impl<B> ResponseExt for http::Response<B> {
-    fn error_for_upstream_status(
-        self,
-        name: impl Into<Cow<'static, str>>,
-    ) -> Result<Self, GatewayError> {
-        check_status(
-            self.status(),
-            self.headers(),
-            self.extensions(),
-            Some(name.into()),
-        )?;
-        Ok(self)
-    }
-
     fn check_upstream_status(self) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), self.extensions(), None)?;
+        check_status(self.head(), None)?;
         Ok(self)
     }
 }
+
+impl<B> ResponseExt for http::Response<B> {}
 
 /// `Err` for an error status (4xx or 5xx), as `error_for_status` decides;
 /// one a retry policy handed back after it retried (a
 /// [`Retried`](crate::retry::Retried) in the extensions) says so.
 fn check_status(
-    status: http::StatusCode,
-    headers: &http::HeaderMap,
-    extensions: &http::Extensions,
+    (status, headers, extensions): (http::StatusCode, &http::HeaderMap, &http::Extensions),
     name: Option<Cow<'static, str>>,
 ) -> Result<(), GatewayError> {
     if status.is_client_error() || status.is_server_error() {

@@ -252,7 +252,7 @@ fn parse_grpc(
     }
     let pushback = headers
         .get(&GRPC_RETRY_PUSHBACK_MS)
-        .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok());
+        .and_then(|value| grpc::read_pushback(value.to_str().ok()?));
     let details = headers
         .get(&GRPC_STATUS_DETAILS_BIN)
         .and_then(|value| grpc::details::decode_base64(value.as_bytes()));
@@ -261,10 +261,7 @@ fn parse_grpc(
         .and_then(grpc::details::read)
         .unwrap_or_default();
     let mut inner = Inner {
-        retry_after: pushback
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(|ms| RetryAfter::delay(std::time::Duration::from_millis(ms)))
-            .or_else(|| read.retry_delay.map(RetryAfter::delay)),
+        retry_after: grpc::wait(pushback, || read.retry_delay),
         ..Inner::default()
     };
     let mut reported = Reported {

@@ -1,29 +1,9 @@
 //! The reqwest side of the extension traits (feature `reqwest`).
 
-use std::borrow::Cow;
-
-use super::{ResponseExt, check_status};
+use super::ResponseExt;
 use crate::error::GatewayError;
 
-impl ResponseExt for ::reqwest::Response {
-    fn error_for_upstream_status(
-        self,
-        name: impl Into<Cow<'static, str>>,
-    ) -> Result<Self, GatewayError> {
-        check_status(
-            self.status(),
-            self.headers(),
-            self.extensions(),
-            Some(name.into()),
-        )?;
-        Ok(self)
-    }
-
-    fn check_upstream_status(self) -> Result<Self, GatewayError> {
-        check_status(self.status(), self.headers(), self.extensions(), None)?;
-        Ok(self)
-    }
-}
+impl ResponseExt for ::reqwest::Response {}
 
 /// `?` on a `reqwest::Error`: the error classified as
 /// [`GatewayError::from_error`] does (a timeout is a 504

@@ -110,6 +110,25 @@ pub(crate) fn relay_status(code: GrpcCode) -> StatusCode {
     }
 }
 
+/// A `grpc-retry-pushback-ms` value: milliseconds, negative for gRFC A6's
+/// "do not retry"; `None` when it is not an integer.
+pub(crate) fn read_pushback(value: &str) -> Option<i64> {
+    value.trim().parse().ok()
+}
+
+/// The wait a gRPC answer gives: its pushback when that is not negative,
+/// else its details' `RetryInfo`.
+pub(crate) fn wait(
+    pushback: Option<i64>,
+    retry_delay: impl FnOnce() -> Option<std::time::Duration>,
+) -> Option<crate::RetryAfter> {
+    pushback
+        .and_then(|ms| u64::try_from(ms).ok())
+        .map(std::time::Duration::from_millis)
+        .or_else(retry_delay)
+        .map(crate::RetryAfter::delay)
+}
+
 /// The HTTP status a gRPC answer's code stands for, when nothing says
 /// which: 500 for `INTERNAL`, 504 for `DEADLINE_EXCEEDED`, 503 for
 /// `UNAVAILABLE` and `RESOURCE_EXHAUSTED`, 502 for any other.

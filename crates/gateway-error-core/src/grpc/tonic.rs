@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Method};
+use http::Method;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
@@ -52,19 +52,21 @@ impl From<GatewayError> for Status {
             .with_format(Format::Grpc);
         let parts = crate::render::status_parts(&error, &ctx);
         let mut metadata = MetadataMap::new();
-        if let Some(ms) = parts.pushback {
-            metadata.insert(
-                "grpc-retry-pushback-ms",
-                ascii(crate::render::pushback_value(ms)),
-            );
+        // Digits or `-1`, and a visible-ASCII id: valid metadata, checked
+        // all the same.
+        if let Some(value) = parts
+            .pushback
+            .and_then(|ms| MetadataValue::try_from(ms.to_string()).ok())
+        {
+            metadata.insert("grpc-retry-pushback-ms", value);
         }
         if let Some(id) = error
             .inner()
             .request_id
             .as_deref()
-            .and_then(|id| HeaderValue::from_str(id).ok())
+            .and_then(|id| MetadataValue::try_from(id).ok())
         {
-            metadata.insert("x-request-id", ascii(id));
+            metadata.insert("x-request-id", id);
         }
         let mut status = Status::with_details_and_metadata(
             Code::from_i32(parts.code.as_i32()),
@@ -75,11 +77,6 @@ impl From<GatewayError> for Status {
         status.set_source(Arc::new(error));
         status
     }
-}
-
-fn ascii(value: HeaderValue) -> MetadataValue<tonic::metadata::Ascii> {
-    // The values this crate makes are visible ASCII.
-    MetadataValue::try_from(value.as_bytes()).unwrap_or_else(|_| MetadataValue::from_static("-1"))
 }
 
 /// Puts the [`GatewayError`] a tonic service answered with (the source of
@@ -121,18 +118,12 @@ impl Answer {
         let pushback = status
             .metadata()
             .get(GRPC_RETRY_PUSHBACK_MS.as_str())
-            .and_then(|value| value.to_str().ok()?.trim().parse::<i64>().ok());
-        let waited = pushback
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(|ms| RetryAfter::delay(std::time::Duration::from_millis(ms)));
-        let retry_info = || {
-            super::details::read(status.details())?
-                .retry_delay
-                .map(RetryAfter::delay)
-        };
+            .and_then(|value| super::read_pushback(value.to_str().ok()?));
         Some(Self {
             code: GrpcCode::from_i32(status.code() as i32),
-            retry_after: waited.or_else(retry_info),
+            retry_after: super::wait(pushback, || {
+                super::details::read(status.details())?.retry_delay
+            }),
             said_no: pushback.is_some_and(|ms| ms < 0),
         })
     }

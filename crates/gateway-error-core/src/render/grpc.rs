@@ -88,14 +88,6 @@ pub(crate) fn whole_seconds(wait: RetryAfter) -> std::time::Duration {
     wait.delay_from(second)
 }
 
-/// The pushback's field value.
-#[cfg(feature = "tonic")]
-pub(crate) fn pushback_value(ms: i64) -> HeaderValue {
-    // Digits, or `-1`.
-    HeaderValue::from_bytes(pushback_text(ms).as_bytes())
-        .unwrap_or_else(|_| HeaderValue::from_static("-1"))
-}
-
 /// The pushback's text: the milliseconds, or `-1` ("do not retry").
 fn pushback_text(ms: i64) -> PushbackText {
     if ms < 0 {
@@ -137,6 +129,22 @@ impl View<'_> {
             out.raw(" ");
             out.raw(sentence);
         }
+    }
+
+    /// The encoded `google.rpc.Status` of `grpc-status-details-bin`: the
+    /// code and message, an `ErrorInfo` (the kind's token, the gateway's
+    /// name, the HTTP status) and the wait as a `RetryInfo`.
+    #[cfg(feature = "grpc-details")]
+    fn grpc_details(&self, code: GrpcCode, message: &str, ctx: &RenderContext<'_>) -> Vec<u8> {
+        crate::grpc::details::Details {
+            code: code.as_i32(),
+            message,
+            reason: self.kind.map(crate::registry::ProxyError::as_str),
+            domain: ctx.policy().proxy_name(),
+            status: self.status.as_str(),
+            retry_delay: self.inner.retry_after.map(whole_seconds),
+        }
+        .encode()
     }
 }
 
@@ -335,15 +343,8 @@ pub(super) fn render_parts(view: &View<'_>, ctx: &RenderContext<'_>) -> Rendered
     let details = {
         let mut plain = Vec::new();
         view.write_grpc_message(&mut plain);
-        let encoded = crate::grpc::details::Details {
-            code: status.as_i32(),
-            message: std::str::from_utf8(&plain).unwrap_or_default(),
-            reason: view.kind.map(crate::registry::ProxyError::as_str),
-            domain: ctx.policy().proxy_name(),
-            status: view.status.as_str(),
-            retry_delay: view.inner.retry_after.map(whole_seconds),
-        }
-        .encode();
+        let message = std::str::from_utf8(&plain).unwrap_or_default();
+        let encoded = view.grpc_details(status, message, ctx);
         Bytes::from(crate::grpc::details::base64(&encoded))
     };
     RenderedParts {
@@ -389,15 +390,7 @@ pub(crate) fn status_parts(error: &crate::GatewayError, ctx: &RenderContext<'_>)
     view.write_grpc_message(&mut message);
     let message = String::from_utf8(message).unwrap_or_default();
     #[cfg(feature = "grpc-details")]
-    let details = crate::grpc::details::Details {
-        code: code.as_i32(),
-        message: &message,
-        reason: view.kind.map(crate::registry::ProxyError::as_str),
-        domain: ctx.policy().proxy_name(),
-        status: view.status.as_str(),
-        retry_delay: view.inner.retry_after.map(whole_seconds),
-    }
-    .encode();
+    let details = view.grpc_details(code, &message, ctx);
     #[cfg(not(feature = "grpc-details"))]
     let details = Vec::new();
     StatusParts {

@@ -26,8 +26,6 @@ use self::fields::replaced_by_rerender;
 pub(crate) use self::fields::{ACCEPT, Field, NO_STORE, NOSNIFF};
 pub(crate) use self::fields::{RenderedFields, describes_another_body};
 #[cfg(feature = "tonic")]
-pub(crate) use self::grpc::pushback_value;
-#[cfg(feature = "tonic")]
 pub(crate) use self::grpc::status_parts;
 #[cfg(feature = "actix-web")]
 pub(crate) use self::page::CONTENT_SECURITY_POLICY as PAGE_CONTENT_SECURITY_POLICY;
